@@ -1,0 +1,11 @@
+//! pystamps-core: the StaMPS numerical kernels of pystamps-batch, in pure Rust.
+//!
+//! Nothing here knows about Python: kernels take `ndarray` views and return owned
+//! arrays. Parallelism uses rayon inside a pool sized by the caller ([`pool`]).
+//! The PyO3 crate (`native/python`) only converts arrays and releases the GIL.
+
+pub mod histogram;
+pub mod pool;
+pub mod topofit;
+
+pub use num_complex::{Complex32, Complex64};

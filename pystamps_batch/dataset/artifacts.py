@@ -1,0 +1,58 @@
+"""Which files each stage writes (spec C.0), per patch and at the merged root.
+
+Units of work: stages 1-4 and 5a (``ps_correct_phase``) run per patch; 5b (merge
+and ``ps_calc_ifg_std``), 6, 7 and 8 run once at the dataset root ("merged").
+Names are given without ``.mat``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PATCH = "patch"
+MERGED = "merged"
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    stage: int
+    scope: str          # "patch" or "merged"
+    label: str          # "1".."4", "5a", "5b", "6".."8"
+    name: str           # StaMPS function name
+    writes: tuple[str, ...]
+    optional_writes: tuple[str, ...] = ()   # written only when the input has them (inc2)
+
+
+STAGES: tuple[StageSpec, ...] = (
+    StageSpec(1, PATCH, "1", "ps_load_initial", ("ps1", "ph1", "bp1", "la1", "da1", "hgt1")),
+    StageSpec(2, PATCH, "2", "ps_est_gamma_quick", ("pm1",)),
+    StageSpec(3, PATCH, "3", "ps_select", ("select1",)),
+    StageSpec(4, PATCH, "4", "ps_weed", ("weed1", "ps2", "ph2", "pm2", "bp2", "la2", "hgt2"), ("inc2",)),
+    StageSpec(5, PATCH, "5a", "ps_correct_phase", ("rc2",)),
+    StageSpec(5, MERGED, "5b", "ps_merge_patches", ("ps2", "ph2", "rc2", "pm2", "bp2", "la2", "hgt2",
+                                                     "phuw2", "ifgstd2"), ("inc2",)),
+    StageSpec(6, MERGED, "6", "ps_unwrap", ("uw_grid", "uw_interp", "uw_space_time", "uw_phaseuw", "phuw2")),
+    StageSpec(7, MERGED, "7", "ps_calc_scla", ("scla2", "scla_smooth2")),
+    StageSpec(8, MERGED, "8", "ps_scn_filt", ("scn2", "mean_v")),
+)
+
+#: files that mark a unit's stage as done for status (one file per stage is enough
+#: to see "has run"; completeness checks all ``writes``).
+PATCH_STAGES = tuple(s for s in STAGES if s.scope == PATCH)
+MERGED_STAGES = tuple(s for s in STAGES if s.scope == MERGED)
+
+
+def stage_spec(stage: int, scope: str) -> StageSpec:
+    for s in STAGES:
+        if s.stage == stage and s.scope == scope:
+            return s
+    raise KeyError((stage, scope))
+
+
+def later_patch_stages(stage: int) -> tuple[StageSpec, ...]:
+    """Patch stages after ``stage`` (their outputs depend on it)."""
+    return tuple(s for s in PATCH_STAGES if s.stage > stage)
+
+
+def later_merged_stages(stage: int, include_merge: bool) -> tuple[StageSpec, ...]:
+    """Merged stages after ``stage``; with ``include_merge`` the merge (5b) counts as later."""
+    return tuple(s for s in MERGED_STAGES if s.stage > stage or (include_merge and s.stage == stage))

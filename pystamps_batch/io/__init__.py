@@ -1,0 +1,1 @@
+"""File formats: MATLAB .mat (atomic publish), later NetCDF and CSV."""
