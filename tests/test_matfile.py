@@ -55,3 +55,15 @@ def test_unreadable_file_is_one_line(tmp_path):
     save_mat(tmp_path / "ok.mat", {"a": np.ones(2)})
     with pytest.raises(MatFileError, match="missing variable"):
         load_mat(tmp_path / "ok.mat", ["b"])
+
+
+def test_duplicate_variables_resolve_to_the_last_copy(tmp_path):
+    """Octave's appended saves repeat variables; MATLAB's load keeps the last one."""
+    p = tmp_path / "dup.mat"
+    save_mat(p, {"K": np.array([[1.0]])})
+    first = p.read_bytes()
+    save_mat(tmp_path / "two.mat", {"K": np.array([[2.0]])})
+    second = (tmp_path / "two.mat").read_bytes()
+    p.write_bytes(first + second[128:])          # append the second variable record
+    assert load_mat(p)["K"][0, 0] == 2.0
+    assert load_mat(p, ["K"])["K"][0, 0] == 2.0

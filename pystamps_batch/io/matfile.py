@@ -50,11 +50,13 @@ def load_mat(path: str | os.PathLike, variables: Iterable[str] | None = None) ->
         else:
             import scipy.io as sio
 
+            # Octave appends duplicates; scipy keeps the LAST copy only when reading the
+            # whole file (with variable_names it returns the first), so read everything.
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                data = sio.loadmat(p, squeeze_me=False, chars_as_strings=True,
-                                   variable_names=names)
-            data = {k: v for k, v in data.items() if not k.startswith("__")}
+                data = sio.loadmat(p, squeeze_me=False, chars_as_strings=True)
+            data = {k: v for k, v in data.items()
+                    if not k.startswith("__") and (names is None or k in names)}
     except MatFileError:
         raise
     except Exception as exc:  # scipy raises many types on corrupt files
