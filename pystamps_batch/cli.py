@@ -66,6 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--dry-run", action="store_true", help="list the plan (planned/skipped_existing and files); write nothing")
     r.add_argument("--force", action="store_true", help="rerun stages whose artifacts already exist")
     r.add_argument("--cpu-workers", type=int, metavar="N", help="override runtime.cpu_workers (0 = all cores)")
+    mpi = r.add_mutually_exclusive_group()
+    mpi.add_argument("--mpi", dest="mpi", action="store_true", default=None,
+                     help="run distributed over MPI ranks (default: when started by mpiexec/srun with > 1 rank)")
+    mpi.add_argument("--no-mpi", dest="mpi", action="store_false", help="run in this process only, even under a launcher")
     r.add_argument("--json", action="store_true", help="print the unit reports as a JSON array")
 
     v = sub.add_parser("verify", help="compare a run with a golden (reference) output tree")
@@ -161,8 +165,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .kernels.registry import KernelSet
 
     KernelSet(cfg.runtime)                 # backend selection errors before any work
+    from .driver.detect import want_mpi
+
     if args.dry_run:
         results = plan(ds, args.start_step, args.end_step, force=args.force)
+    elif want_mpi(args.mpi):
+        results = _run_mpi(ds, cfg, args)
+        if results is None:                # a worker rank: rank 0 reports
+            return 0
     else:
         log = (lambda m: _eprint(m))
         results = Runner(ds, cfg, force=args.force, log=log).run(args.start_step, args.end_step)
@@ -171,6 +181,27 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         print(_format_results(results))
     return 1 if any(r.status == "failed" for r in results) else 0
+
+
+def _run_mpi(ds, cfg, args):
+    """Distributed run; only rank 0 returns the reports. Ends the job if a rank died."""
+    from .driver.detect import launcher_size
+
+    try:
+        from mpi4py import MPI
+    except ImportError:
+        raise ConfigError(f"MPI run requested ({'--mpi' if args.mpi else f'{launcher_size()} ranks started by a launcher'}) "
+                          "but mpi4py is not installed (pip install 'pystamps-batch[mpi]'), "
+                          "or pass --no-mpi to run in one process") from None
+    from .driver.mpi import run_mpi
+
+    results = run_mpi(ds, cfg, args.start_step, args.end_step, force=args.force, log=_eprint)
+    if results is not None and any(r.scope == "job" for r in results):
+        out = [r.to_json() for r in results]
+        _dump(out) if args.json else print(_format_results(results))
+        sys.stdout.flush()
+        MPI.COMM_WORLD.Abort(1)
+    return results
 
 
 def cmd_verify(args: argparse.Namespace) -> int:

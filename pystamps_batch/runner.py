@@ -158,7 +158,7 @@ class Runner:
         removed = []
         for d in dependents(u, every):
             for p in _existing(d.outputs() + d.optional_outputs()):
-                p.unlink()
+                p.unlink(missing_ok=True)         # another rank may remove the same merged file
                 removed.append(_rel(self.ds, p))
         if removed:
             det["removed"] = sorted(set(removed))
@@ -199,40 +199,99 @@ class Runner:
             written.append(_rel(self.ds, mat_path(u.folder, name)))
         if u.spec.label in PSVER:
             save_mat(mat_path(u.folder, "psver"), {"psver": np.array([[float(PSVER[u.spec.label])]])})
+        self._update_no_ps_info(u, outputs)
         return written
 
-    def run(self, start: int, end: int) -> list[UnitResult]:
+    @staticmethod
+    def _update_no_ps_info(u: Unit, outputs: dict[str, dict]) -> None:
+        """StaMPS' ``no_ps_info.mat`` (``stamps_step_no_ps``, 5 x 1): flag k = no PS left after step k.
+
+        Reset by step 1 (and by the merge at the root); steps 3 and 4 set their flag
+        when nothing survives."""
+        p = mat_path(u.folder, "no_ps_info")
+        if u.spec.label in ("1", "5b") or not p.is_file():
+            flags = np.zeros((5, 1))
+        else:
+            from .io.matfile import load_mat
+
+            flags = np.asarray(load_mat(p)["stamps_step_no_ps"], dtype=np.float64).reshape(5, 1)
+        if u.spec.label == "3":
+            keep = outputs["select1"].get("keep_ix")
+            flags[2:] = 0
+            flags[2, 0] = float(keep is None or int(np.sum(keep)) == 0)
+        elif u.spec.label == "4":
+            n = outputs["ps2"].get("n_ps")
+            flags[3:] = 0
+            flags[3, 0] = float(n is None or int(np.ravel(n)[0]) == 0)
+        elif u.spec.label not in ("1", "5b"):
+            return
+        save_mat(p, {"stamps_step_no_ps": flags})
+
+    def _skip(self, u: Unit, upstream_changed: bool) -> UnitResult | None:
+        if u.complete() and not self.force and not upstream_changed:
+            self.log(f"[{u.target} {u.spec.label}] skipped_existing")
+            return UnitResult(u.spec.stage, u.spec.scope, u.target, SKIPPED, 0.0,
+                              {"label": u.spec.label, "function": u.spec.name})
+        return None
+
+    def _execute(self, u: Unit, every: list[Unit]) -> UnitResult:
+        self.log(f"[{u.target} {u.spec.label}] {u.spec.name} ...")
+        r = self.run_unit(u, every)
+        if r.status == FAILED:
+            self.log(f"[{u.target} {u.spec.label}] FAILED: {r.details.get('error')}")
+        else:
+            self.log(f"[{u.target} {u.spec.label}] completed in {r.duration_sec:.2f} s")
+        return r
+
+    def run_patch(self, patch_name: str, start: int, end: int) -> list[UnitResult]:
+        """Stages start..end (<= 5a) of one patch; a failure blocks its later stages."""
         every = all_units(self.ds)
-        units = select_units(self.ds, start, end)
         results: list[UnitResult] = []
-        failed_patches: set[str] = set()
-        reran: set[tuple] = set()
-        for u in units:
-            if u.spec.scope == PATCH and u.target in failed_patches:
+        changed = failed = False
+        for u in select_units(self.ds, start, end):
+            if u.spec.scope != PATCH or u.target != patch_name:
+                continue
+            if failed:
                 results.append(UnitResult(u.spec.stage, u.spec.scope, u.target, BLOCKED, 0.0,
                                           {"label": u.spec.label, "reason": "an earlier stage of this patch failed"}))
                 continue
-            if u.spec.scope == MERGED and (failed_patches or any(r.status == FAILED for r in results)):
+            r = self._skip(u, changed) or self._execute(u, every)
+            results.append(r)
+            changed = changed or r.status != SKIPPED
+            failed = r.status == FAILED
+        return results
+
+    def run_merged(self, start: int, end: int, *, upstream_changed: bool, patches_failed: bool) -> list[UnitResult]:
+        """Merged stages (5b..8) in range; blocked if a patch or an earlier merged stage failed."""
+        every = all_units(self.ds)
+        results: list[UnitResult] = []
+        changed, blocked = upstream_changed, patches_failed
+        for u in select_units(self.ds, start, end):
+            if u.spec.scope != MERGED:
+                continue
+            if blocked:
                 results.append(UnitResult(u.spec.stage, u.spec.scope, u.target, BLOCKED, 0.0,
                                           {"label": u.spec.label, "reason": "a patch or an earlier merged stage failed"}))
                 continue
-            upstream = any(w.key in reran for w in every if u in dependents(w, every))
-            if u.complete() and not self.force and not upstream:
-                results.append(UnitResult(u.spec.stage, u.spec.scope, u.target, SKIPPED, 0.0,
-                                          {"label": u.spec.label, "function": u.spec.name}))
-                self.log(f"[{u.target} {u.spec.label}] skipped_existing")
-                continue
-            self.log(f"[{u.target} {u.spec.label}] {u.spec.name} ...")
-            r = self.run_unit(u, every)
+            r = self._skip(u, changed) or self._execute(u, every)
             results.append(r)
-            reran.add(u.key)
-            if r.status == FAILED:
-                self.log(f"[{u.target} {u.spec.label}] FAILED: {r.details.get('error')}")
-                if u.spec.scope == PATCH:
-                    failed_patches.add(u.target)
-            else:
-                self.log(f"[{u.target} {u.spec.label}] completed in {r.duration_sec:.2f} s")
+            changed = changed or r.status != SKIPPED
+            blocked = r.status == FAILED
         return results
+
+    def run(self, start: int, end: int) -> list[UnitResult]:
+        """All patches in list order, then the merged stages (one process)."""
+        results: list[UnitResult] = []
+        for p in self.ds.patches:
+            results.extend(self.run_patch(p.name, start, end))
+        results.extend(self.run_merged(start, end, **merged_inputs(results)))
+        return results
+
+
+def merged_inputs(patch_results: list[UnitResult]) -> dict[str, bool]:
+    """What the merged stages need to know about the patch units that ran."""
+    return {"upstream_changed": any(r.status == COMPLETED for r in patch_results),
+            "patches_failed": any(r.status in (FAILED, BLOCKED) for r in patch_results)}
 
 
 def default_scratch(ds: Dataset) -> Path:
