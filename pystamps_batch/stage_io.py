@@ -88,6 +88,12 @@ def _stage5b(ctx: UnitContext) -> dict:
 def _stage6(ctx: UnitContext) -> dict:
     mod = _module("unwrap", "6")
     inputs = load_inputs(ctx.folder, mod.READS, getattr(mod, "OPTIONAL", ()))
+    sm = inputs.get("scla_smooth2")
+    if sm is not None and sm.get("K_ps_uw") is not None and sm["K_ps_uw"].shape[0] != inputs["ps2"]["xy"].shape[0]:
+        # as ps_unwrap: a scla_smooth2 of another PS set (before a re-merge) is deleted, not used
+        mat_path(ctx.folder, "scla_smooth2").unlink(missing_ok=True)
+        inputs.pop("scla_smooth2")
+        ctx.log("scla_smooth2.mat belonged to another PS set (row count differs): deleted")
     return mod.run(inputs, ctx.params, ctx.kernels, log=ctx.log, scratch_dir=ctx.scratch,
                    ifg_executor=ctx.extra.get("ifg_executor"))
 

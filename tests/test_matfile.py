@@ -67,3 +67,13 @@ def test_duplicate_variables_resolve_to_the_last_copy(tmp_path):
     p.write_bytes(first + second[128:])          # append the second variable record
     assert load_mat(p)["K"][0, 0] == 2.0
     assert load_mat(p, ["K"])["K"][0, 0] == 2.0
+
+
+def test_sparse_matrices_are_saved_as_matlab_sparse(tmp_path):
+    import scipy.sparse
+
+    m = scipy.sparse.csc_matrix(np.array([[0.0, 1.5], [0.0, 0.0], [2.0, 0.0]]))
+    p = save_mat(tmp_path / "s.mat", {"spread": m})
+    back = load_mat(p)["spread"]
+    assert scipy.sparse.issparse(back)
+    np.testing.assert_array_equal(back.toarray(), m.toarray())

@@ -100,7 +100,9 @@ def _load_v73(p: Path, names: list[str] | None) -> dict[str, Any]:
 
 
 def _as_mat_value(v: Any) -> Any:
-    if isinstance(v, str):
+    import scipy.sparse
+
+    if isinstance(v, str) or scipy.sparse.issparse(v):
         return v
     a = np.asarray(v)
     if a.dtype == bool:
@@ -157,6 +159,8 @@ def _save_v73(path: str, variables: Mapping[str, Any]) -> None:
                 ds = f.create_dataset(k, data=a)
                 ds.attrs["MATLAB_class"] = np.bytes_("char")
                 continue
+            if hasattr(v, "toarray"):     # sparse: stored dense in v7.3 (only small StaMPS matrices are sparse)
+                v = v.toarray()
             a = np.asarray(v)
             if a.ndim == 1:
                 a = a.reshape(-1, 1)
