@@ -65,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--end-step", type=int, default=8, metavar="B", help="last stage (1-8, default 8)")
     r.add_argument("--dry-run", action="store_true", help="list the plan (planned/skipped_existing and files); write nothing")
     r.add_argument("--force", action="store_true", help="rerun stages whose artifacts already exist")
+    r.add_argument("--patch", action="append", metavar="NAME",
+                   help="only this patch's units (repeatable); merged stages are not run (used by Slurm array tasks)")
     r.add_argument("--cpu-workers", type=int, metavar="N", help="override runtime.cpu_workers (0 = all cores)")
     mpi = r.add_mutually_exclusive_group()
     mpi.add_argument("--mpi", dest="mpi", action="store_true", default=None,
@@ -168,14 +170,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .driver.detect import want_mpi
 
     if args.dry_run:
-        results = plan(ds, args.start_step, args.end_step, force=args.force)
-    elif want_mpi(args.mpi):
+        results = plan(ds, args.start_step, args.end_step, force=args.force, patches=args.patch)
+    elif want_mpi(args.mpi) and not args.patch:
         results = _run_mpi(ds, cfg, args)
         if results is None:                # a worker rank: rank 0 reports
             return 0
     else:
         log = (lambda m: _eprint(m))
-        results = Runner(ds, cfg, force=args.force, log=log).run(args.start_step, args.end_step)
+        results = Runner(ds, cfg, force=args.force, log=log).run(args.start_step, args.end_step, patches=args.patch)
     if args.json:
         _dump([r.to_json() for r in results])
     else:

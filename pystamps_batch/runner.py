@@ -113,12 +113,17 @@ def _rel(ds: Dataset, p: Path) -> str:
         return str(p)
 
 
-def plan(ds: Dataset, start: int, end: int, *, force: bool = False) -> list[UnitResult]:
+def plan(ds: Dataset, start: int, end: int, *, force: bool = False,
+         patches: list[str] | None = None) -> list[UnitResult]:
     """What a run would do, without writing anything."""
     every = all_units(ds)
     results = []
     will_run: set[tuple] = set()
+    for name in patches or []:
+        ds.patch(name)
     for u in select_units(ds, start, end):
+        if patches is not None and (u.spec.scope == MERGED or u.target not in patches):
+            continue
         upstream_reruns = any(k in will_run for k in [w.key for w in every if u in dependents(w, every)])
         if u.complete() and not force and not upstream_reruns:
             results.append(UnitResult(u.spec.stage, u.spec.scope, u.target, SKIPPED, 0.0,
@@ -279,12 +284,18 @@ class Runner:
             blocked = r.status == FAILED
         return results
 
-    def run(self, start: int, end: int) -> list[UnitResult]:
-        """All patches in list order, then the merged stages (one process)."""
+    def run(self, start: int, end: int, *, patches: list[str] | None = None) -> list[UnitResult]:
+        """All patches in list order, then the merged stages (one process).
+
+        With ``patches`` only those patches' units run and the merged stages do not
+        (a Slurm array task processes one patch this way)."""
         results: list[UnitResult] = []
-        for p in self.ds.patches:
-            results.extend(self.run_patch(p.name, start, end))
-        results.extend(self.run_merged(start, end, **merged_inputs(results)))
+        names = [p.name for p in self.ds.patches] if patches is None else patches
+        for name in names:
+            self.ds.patch(name)                       # InputError for an unknown patch
+            results.extend(self.run_patch(name, start, end))
+        if patches is None:
+            results.extend(self.run_merged(start, end, **merged_inputs(results)))
         return results
 
 
