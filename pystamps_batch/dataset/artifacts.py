@@ -32,7 +32,7 @@ STAGES: tuple[StageSpec, ...] = (
                                                      "phuw2", "ifgstd2"), ("inc2",)),
     StageSpec(6, MERGED, "6", "ps_unwrap", ("uw_grid", "uw_interp", "uw_space_time", "uw_phaseuw", "phuw2")),
     StageSpec(7, MERGED, "7", "ps_calc_scla", ("scla2", "scla_smooth2")),
-    StageSpec(8, MERGED, "8", "ps_scn_filt", ("scn2", "mean_v")),
+    StageSpec(8, MERGED, "8", "ps_scn_filt", ("scn2", "mean_v", "ps_plot_v-d", "ps_plot_v-do", "ps_plot_v-dso")),
 )
 
 #: files that mark a unit's stage as done for status (one file per stage is enough

@@ -19,6 +19,10 @@ Kernel contracts (all arrays NumPy; n pixels, M interferograms, E arcs):
     The same with one baseline row ``bperp`` (M,) shared by all pixels.
 ``stage2_topofit_coh_row_invariant(ph, bperp, n_trial_wraps) -> coh (n,) float64``
     Coherence only, double precision (the random-phase reference of C.2.1).
+``stage2_clap_filter(grid, alpha, beta, n_win, n_pad, low_pass) -> (n_i, n_j, M) complex128``
+    Step-2 CLAP of a grid stack (spec C.2.4), see :mod:`pystamps_batch.filters.clap`.
+``stage3_clap_filt_patch(blocks, alpha, beta, low_pass) -> blocks``
+    Step-3 CLAP of (..., P, P) blocks (spec C.3 step 6), in the blocks' precision.
 ``stage4_edge_stats(...)``, ``stage7_scla(...)``, ``stage8_edge_noise(...)``
     See the python implementations' docstrings.
 
@@ -50,6 +54,8 @@ PYTHON_IMPL: dict[str, str] = {
     "stage4_edge_stats": "pystamps_batch.kernels.weed_noise:edge_stats",
     "stage7_scla": "pystamps_batch.kernels.scla:scla_fit",
     "stage8_edge_noise": "pystamps_batch.kernels.scn:edge_highpass",
+    "stage2_clap_filter": "pystamps_batch.filters.clap:clap_filt_stack",
+    "stage3_clap_filt_patch": "pystamps_batch.filters.clap:clap_filt_patch",
 }
 
 #: Native implementations: thin adapters in ``kernels/native.py`` over ``pystamps_batch._native``.
@@ -58,6 +64,9 @@ NATIVE_IMPL: dict[str, str] = {
     "stage2_topofit": "pystamps_batch.kernels.native:topofit",
     "stage2_topofit_row_invariant": "pystamps_batch.kernels.native:topofit_row_invariant",
     "stage2_topofit_coh_row_invariant": "pystamps_batch.kernels.native:topofit_coh_row_invariant",
+    "stage2_grid_accumulate": "pystamps_batch.kernels.native:grid_accumulate",
+    "stage2_clap_filter": "pystamps_batch.kernels.native:clap_filt_stack",
+    "stage3_clap_filt_patch": "pystamps_batch.kernels.native:clap_filt_patch",
 }
 
 

@@ -18,7 +18,7 @@ import math
 import numpy as np
 
 from ..errors import StageError
-from ..filters.clap import clap_filt_stack, low_pass_filter
+from ..filters.clap import low_pass_filter
 from ..matlab import COH_BINS
 from .gamma_weights import psquare_weights, random_phase_reference, snr_weights
 
@@ -171,7 +171,8 @@ def _patch_phase(s: _Setup, K: np.ndarray, weights: np.ndarray, kernels):
                  * weights.astype(np.float32)[:, None]).astype(np.complex64)
     cells = kernels.call("stage2_grid_accumulate", ph_weight, s.cell, s.n_i * s.n_j)
     ph_grid = np.asarray(cells, dtype=np.complex64).reshape(s.n_i, s.n_j, s.m)
-    filt = clap_filt_stack(ph_grid, s.alpha, s.beta, s.n_win, s.n_pad, s.low_pass).astype(np.complex64)
+    filt = kernels.call("stage2_clap_filter", ph_grid, s.alpha, s.beta, s.n_win, s.n_pad,
+                        s.low_pass).astype(np.complex64)
     patch = filt[s.gi, s.gj, :]
     mag = np.abs(patch)
     ph_patch = np.where(mag != 0, patch / np.where(mag != 0, mag, 1), 0).astype(np.complex64)

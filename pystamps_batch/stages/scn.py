@@ -56,7 +56,7 @@ from .scla import delaunay_edges
 
 READS = ("ps2", "phuw2")
 OPTIONAL = ("scla2", "ifgstd2")
-WRITES = ("scn2", "mean_v")
+WRITES = ("scn2", "mean_v", "ps_plot_v-d", "ps_plot_v-do", "ps_plot_v-dso")
 
 
 def corrected_phase(phuw: Mapping, scla: Mapping | None, U: np.ndarray) -> np.ndarray:
@@ -193,12 +193,19 @@ def scn_filter(ps: Mapping, phuw: Mapping, scla: Mapping | None, params, kernels
 def run(inputs: Mapping[str, Mapping[str, np.ndarray]], params, kernels, *,
         log: Callable[[str], None] | None = None) -> dict[str, dict[str, np.ndarray]]:
     """Step 8 on the merged root: ``{'scn2': ..., 'mean_v': {'m': 2 x n float32}}``."""
-    from ..products import velocity_fit
+    from ..products import velocity, velocity_fit
 
     ps, phuw, scla = inputs["ps2"], inputs["phuw2"], inputs.get("scla2")
+    ifgstd = inputs.get("ifgstd2")
     scn2 = scn_filter(ps, phuw, scla, params, kernels)
     kind = "v-dso" if scla is not None else "v-so"
-    m = velocity_fit(ps, phuw, scla, scn2, inputs.get("ifgstd2"), params, kind=kind)
+    m = velocity_fit(ps, phuw, scla, scn2, ifgstd, params, kind=kind)
+    out = {"scn2": scn2, "mean_v": {"m": m}}
+    # the velocity maps users look at, as ps_plot(kind, -1) saves them (mm/yr, display-referenced);
+    # without scla2 the 'd' term is simply absent
+    for kind in ("v-d", "v-do", "v-dso"):
+        v = velocity(ps, phuw, scla, scn2, ifgstd, params, kind=kind)
+        out[f"ps_plot_{kind}"] = {"ph_disp": v.reshape(-1, 1).astype(np.float32), "ifg_list": np.array([[1.0]])}
     if log:
         log(f"ps_scn_filt: {scn2['ph_hpt'].shape[0]} PS, {scn2['ph_hpt'].shape[1]} images")
-    return {"scn2": scn2, "mean_v": {"m": m}}
+    return out

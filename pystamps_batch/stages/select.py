@@ -209,14 +209,15 @@ def window_starts(cell: np.ndarray, n: int, win: int) -> np.ndarray:
 
 
 def reestimated_patch_phase(ph_grid: np.ndarray, cells: np.ndarray, win: int, osf: int,
-                            alpha: float, beta: float, low_pass: np.ndarray):
+                            alpha: float, beta: float, low_pass: np.ndarray, filt=clap_filt_patch):
     """Patch phase P2 (n_cells, M) complex64 for unique 1-based ``cells`` (n_cells, 2).
 
     Per cell: the ``win`` x ``win`` window of ``ph_grid`` (n_i, n_j, M) around it with the
     cell itself zeroed in every ifg (and, for ``osf`` > 1, its +-(osf-1) neighbourhood in
     the first ifg only, as StaMPS), CLAP-filtered; P2 is the filtered value at the cell.
     Returns (P2, fits): ``fits`` (n_cells,) bool is False where the window does not fit
-    the grid; those rows of P2 are 0.
+    the grid; those rows of P2 are 0. ``filt`` is the block filter (the
+    ``stage3_clap_filt_patch`` kernel).
     """
     n_i, n_j, m = ph_grid.shape
     cells = np.asarray(cells, dtype=np.int64).reshape(-1, 2)
@@ -243,8 +244,8 @@ def reestimated_patch_phase(ph_grid: np.ndarray, cells: np.ndarray, win: int, os
                     ii, jj = oi + di, oj + dj
                     ok = (ii >= 0) & (ii < win) & (jj >= 0) & (jj < win)
                     blk[c_ix[ok], 0, ii[ok], jj[ok]] = 0
-        filt = clap_filt_patch(blk, alpha, beta, low_pass)
-        P2[sel] = filt[c_ix, :, oi, oj].astype(np.complex64)
+        out = filt(blk, alpha, beta, low_pass)
+        P2[sel] = out[c_ix, :, oi, oj].astype(np.complex64)
     return P2, fits
 
 
@@ -272,7 +273,8 @@ def reestimate(ph: np.ndarray, bperp_mat: np.ndarray, cells: np.ndarray, pm1, if
     inv = inv.ravel()
     with sfft.set_workers(_fft_workers(kernels)):
         P2u, fits = reestimated_patch_phase(ph_grid, ucells, win, osf, float(params["clap_alpha"]),
-                                            float(params["clap_beta"]), np.asarray(pm1["low_pass"]))
+                                            float(params["clap_beta"]), np.asarray(pm1["low_pass"]),
+                                            kernels.get("stage3_clap_filt_patch"))
     if not fits.all():
         n_i, n_j = ph_grid.shape[:2]
         log(f"ps_select: WARNING grid {n_i} x {n_j} cells is narrower than the {win}-cell window "

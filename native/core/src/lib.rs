@@ -4,6 +4,8 @@
 //! arrays. Parallelism uses rayon inside a pool sized by the caller ([`pool`]).
 //! The PyO3 crate (`native/python`) only converts arrays and releases the GIL.
 
+pub mod clap;
+pub mod gridding;
 pub mod histogram;
 pub mod pool;
 pub mod topofit;

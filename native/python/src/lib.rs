@@ -4,7 +4,10 @@
 //! NumPy arrays out, the GIL released while the core runs. Python-facing
 //! argument checks raise `ValueError`.
 
-use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
+use numpy::{
+    IntoPyArray, PyArray1, PyArray2, PyArray3, PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArray3,
+    PyUntypedArrayMethods,
+};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pystamps_core::topofit::{self, Baselines};
@@ -97,6 +100,72 @@ fn topofit_coh_f64<'py>(
     Ok(g.into_pyarray(py))
 }
 
+/// Weighted gridding: sum rows of `values` (n x M complex64) into `n_cells` cells.
+#[pyfunction]
+#[pyo3(signature = (values, cell, n_cells, threads = 0))]
+fn grid_accumulate<'py>(
+    py: Python<'py>,
+    values: PyReadonlyArray2<'py, Complex32>,
+    cell: PyReadonlyArray1<'py, i64>,
+    n_cells: usize,
+    threads: usize,
+) -> PyResult<Bound<'py, PyArray2<Complex32>>> {
+    let v = values.as_array();
+    let c = cell.as_array();
+    let out = py
+        .allow_threads(|| pystamps_core::gridding::grid_accumulate(v, c, n_cells, threads))
+        .map_err(PyValueError::new_err)?;
+    Ok(out.into_pyarray(py))
+}
+
+macro_rules! clap_fns {
+    ($stack:ident, $patch:ident, $t:ty) => {
+        /// Step-2 CLAP of a grid stack (n_i x n_j x M).
+        #[pyfunction]
+        #[pyo3(signature = (grid, alpha, beta, n_win, n_pad, low_pass, threads = 0))]
+        #[allow(clippy::too_many_arguments)]
+        fn $stack<'py>(
+            py: Python<'py>,
+            grid: PyReadonlyArray3<'py, num_complex::Complex<$t>>,
+            alpha: $t,
+            beta: $t,
+            n_win: usize,
+            n_pad: usize,
+            low_pass: PyReadonlyArray2<'py, $t>,
+            threads: usize,
+        ) -> PyResult<Bound<'py, PyArray3<num_complex::Complex<$t>>>> {
+            let g = grid.as_array();
+            let lp = low_pass.as_array();
+            let out = py
+                .allow_threads(|| pystamps_core::clap::clap_filt_stack(g, alpha, beta, n_win, n_pad, lp, threads))
+                .map_err(PyValueError::new_err)?;
+            Ok(out.into_pyarray(py))
+        }
+
+        /// Step-3 CLAP of square blocks (n_blocks x P x P).
+        #[pyfunction]
+        #[pyo3(signature = (blocks, alpha, beta, low_pass, threads = 0))]
+        fn $patch<'py>(
+            py: Python<'py>,
+            blocks: PyReadonlyArray3<'py, num_complex::Complex<$t>>,
+            alpha: $t,
+            beta: $t,
+            low_pass: PyReadonlyArray2<'py, $t>,
+            threads: usize,
+        ) -> PyResult<Bound<'py, PyArray3<num_complex::Complex<$t>>>> {
+            let b = blocks.as_array();
+            let lp = low_pass.as_array();
+            let out = py
+                .allow_threads(|| pystamps_core::clap::clap_filt_patch(b, alpha, beta, lp, threads))
+                .map_err(PyValueError::new_err)?;
+            Ok(out.into_pyarray(py))
+        }
+    };
+}
+
+clap_fns!(clap_filt_stack_f64, clap_filt_patch_f64, f64);
+clap_fns!(clap_filt_stack_f32, clap_filt_patch_f32, f32);
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
@@ -104,5 +173,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(topofit_f32, m)?)?;
     m.add_function(wrap_pyfunction!(topofit_row_f32, m)?)?;
     m.add_function(wrap_pyfunction!(topofit_coh_f64, m)?)?;
+    m.add_function(wrap_pyfunction!(grid_accumulate, m)?)?;
+    m.add_function(wrap_pyfunction!(clap_filt_stack_f64, m)?)?;
+    m.add_function(wrap_pyfunction!(clap_filt_stack_f32, m)?)?;
+    m.add_function(wrap_pyfunction!(clap_filt_patch_f64, m)?)?;
+    m.add_function(wrap_pyfunction!(clap_filt_patch_f32, m)?)?;
     Ok(())
 }
