@@ -89,7 +89,7 @@ def test_merge_rc2_and_ifgstd(merged):
     ours = out["ifgstd2"]["ifg_std"]
     assert ours.shape == gstd.shape and ours.dtype == np.float32
     assert _rel(ours, gstd) < 3e-7
-    assert out["phuw2"]["ph_uw"].shape == gold["ph_rc"].shape and not out["phuw2"]["ph_uw"].any()
+    assert "phuw2" not in out       # no zero phuw2 from a merge of un-unwrapped patches
 
 
 def test_merge_normalisation_bit_exact_from_golden_patch_rc2():

@@ -32,8 +32,9 @@ heading rotation, y-then-x sort, mm rounding) and ``ij = [1..n, az, rg]``;
 normalise ``ph_rc`` to unit magnitude (non-zero entries).  Every other root
 ``ps2`` field (``ll0`` included, J.3) is the **last merged patch's**.
 
-Outputs: ``ps2 ph2 rc2 pm2 bp2 la2 hgt2 inc2 phuw2`` (``inc2.inc = []``
-when the patches have no inc2), plus ``scla2``/``scn2`` only when every patch had
+Outputs: ``ps2 ph2 rc2 pm2 bp2 la2 hgt2 inc2`` (``inc2.inc = []``
+when the patches have no inc2), ``phuw2`` only when a patch has one (StaMPS writes
+zeros otherwise; a zero "unwrapped phase" is a trap, so we leave it to step 6), plus ``scla2``/``scn2`` only when every patch had
 them and the merge removed no pixel (as StaMPS).  ``psver`` (= 2) is the runner's.
 
 Re-run semantics (D.4, F.3): we write every output file **afresh**; StaMPS appends
@@ -55,7 +56,8 @@ from ..geo import local_xy
 
 PATCH_READS = ("ps2", "ph2", "rc2", "pm2", "bp2", "la2", "hgt2")
 PATCH_OPTIONAL = ("inc2", "phuw2", "scla2", "scn2")
-WRITES = ("ps2", "ph2", "rc2", "pm2", "bp2", "la2", "hgt2", "inc2", "phuw2")
+WRITES = ("ps2", "ph2", "rc2", "pm2", "bp2", "la2", "hgt2", "inc2")
+OPTIONAL_WRITES = ("phuw2", "scla2", "scn2")
 
 #: (artifact, variable) of the per-pixel arrays that are merged row-wise.
 _ROW_VARS = (("ph2", "ph"), ("rc2", "ph_rc"), ("rc2", "ph_reref"), ("pm2", "ph_patch"), ("pm2", "ph_res"),
@@ -292,8 +294,12 @@ def merge(patches: Sequence[PatchArrays], params: Mapping[str, Any]) -> dict[str
         "la2": {"la": g("la2", "la")},
         "hgt2": {"hgt": g("hgt2", "hgt")},
         "inc2": {"inc": g("inc2", "inc") if has_inc else np.zeros((0, 0))},
-        "phuw2": {"ph_uw": g("phuw2", "ph_uw")},
     }
+    if any("phuw2" in P.arrays for P in used):
+        # StaMPS writes a root phuw2 of zeros when no patch was unwrapped; we write one only
+        # when patches carry unwrapped phase, so a root phuw2 always holds stage-6 results
+        # (and a failed stage 6 leaves none)
+        out["phuw2"] = {"ph_uw": g("phuw2", "ph_uw")}
     if removed == 0:
         for a in extra:
             out[a] = {v: g(a, v) for v in extra_vars[a]}
