@@ -124,8 +124,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     from .dataset.layout import open_dataset
     from .status import collect_status, format_status
 
-    _load_cfg(args)
-    st = collect_status(open_dataset(args.dataset))
+    st = collect_status(open_dataset(args.dataset), _load_cfg(args))
     _dump(st) if args.json else print(format_status(st))
     return 0
 
@@ -134,16 +133,21 @@ def _format_results(results) -> str:
     lines = [f"{'stage':<6}{'scope':<8}{'target':<16}{'status':<18}{'seconds':>8}  details"]
     for r in results:
         d = r.details
-        info = d.get("error") or d.get("reason") or ""
-        if not info and "removed" in d:
-            info = f"removed {len(d['removed'])} dependent file(s)"
-        if not info and r.status == "planned":
-            info = f"would write {', '.join(Path(f).name for f in d.get('would_write', []))}"
+        if r.status == "failed":
+            info = d.get("error", "")
+        elif r.status == "planned":
+            info = d.get("reason", "")
             if d.get("would_remove"):
                 info += f"; would remove {len(d['would_remove'])} dependent file(s)"
-        if not info and d.get("kernels"):
-            info = "kernels: " + ", ".join(f"{k}={v}" for k, v in sorted(d["kernels"].items()))
-        lines.append(f"{d.get('label', r.stage):<6}{r.scope:<8}{r.target:<16}{r.status:<18}{r.duration_sec:>8.2f}  {info}")
+        elif r.status == "completed":
+            info = ", ".join(f"{k}={v}" for k, v in sorted(d.get("kernels", {}).items()))
+            if d.get("removed"):
+                info = f"removed {len(d['removed'])} dependent file(s); " + info
+        else:
+            info = d.get("reason") or d.get("note") or ""
+        rank = f"[rank {d['rank']}] " if "rank" in d else ""
+        lines.append(f"{d.get('label', r.stage):<6}{r.scope:<8}{r.target:<16}{r.status:<18}"
+                     f"{r.duration_sec:>8.2f}  {rank}{info}".rstrip())
     return "\n".join(lines)
 
 
@@ -170,14 +174,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .driver.detect import want_mpi
 
     if args.dry_run:
-        results = plan(ds, args.start_step, args.end_step, force=args.force, patches=args.patch)
+        results = plan(ds, args.start_step, args.end_step, force=args.force, patches=args.patch, cfg=cfg)
     elif want_mpi(args.mpi) and not args.patch:
         results = _run_mpi(ds, cfg, args)
         if results is None:                # a worker rank: rank 0 reports
             return 0
     else:
-        log = (lambda m: _eprint(m))
-        results = Runner(ds, cfg, force=args.force, log=log).run(args.start_step, args.end_step, patches=args.patch)
+        from .lock import locked
+        from .scratch import run_scratch
+
+        with locked(ds, args.patch, warn=_eprint), run_scratch(ds) as scratch:
+            runner = Runner(ds, cfg, force=args.force, log=_eprint, scratch=scratch)
+            results = runner.run(args.start_step, args.end_step, patches=args.patch)
     if args.json:
         _dump([r.to_json() for r in results])
     else:
@@ -285,7 +293,23 @@ COMMANDS = {
 }
 
 
+def _limit_blas_threads_under_mpi() -> None:
+    """Under an MPI launcher, give each rank's BLAS/OpenMP its share of the cores (before numpy loads)."""
+    from .driver.detect import launcher_size
+
+    n = launcher_size()
+    if n <= 1:
+        return
+    from .resources import cpu_budget
+
+    local = int(os.environ.get("MPI_LOCALNRANKS") or os.environ.get("SLURM_NTASKS_PER_NODE", "").split("(")[0] or n)
+    share = str(max(1, cpu_budget() // max(1, local)))
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, share)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _limit_blas_threads_under_mpi()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.command:

@@ -72,7 +72,9 @@ def _generic(module_name: str, label: str) -> Callable[[UnitContext], dict]:
 
 
 def _stage1(ctx: UnitContext) -> dict:
-    mod = _module("load", "1")
+    """ps_load_initial (doris) or ps_load_initial_gamma (snap, gamma), by the dataset's flavour."""
+    name = "load_gamma" if ctx.dataset.flavour in ("snap", "gamma") else "load"
+    mod = _module(name, "1")
     return mod.run(ctx.dataset, ctx.patch, ctx.params, log=ctx.log)
 
 

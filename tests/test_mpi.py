@@ -19,7 +19,7 @@ from pystamps_batch.io.matfile import load_mat
 MPIEXEC = shutil.which("mpiexec", path=str(Path(sys.executable).parent)) or shutil.which("mpiexec")
 PYSTAMPS = str(Path(sys.executable).parent / "pystamps")
 pytestmark = pytest.mark.skipif(MPIEXEC is None, reason="mpiexec not available")
-END = 4
+END = 8
 
 
 def _run(cmd, **kw):

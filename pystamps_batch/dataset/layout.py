@@ -3,6 +3,15 @@
 :func:`open_dataset` reads only the small root files and the patch windows, and
 counts candidates (lines of ``pscands.1.ij``); :meth:`Dataset.validate` checks
 every input file's size against the others before a run writes anything.
+
+Flavours (``processor.txt``, default ``doris`` as in StaMPS' ps_parms_initial):
+
+* ``doris`` (mt_prep): dates from ``day.1.in`` / ``master_day.1.in``, baselines and
+  look angles from the ``*.1.in`` files, little-endian patch binaries;
+* ``snap`` / ``gamma`` (mt_prep_snap / mt_prep_gamma): dates from the ``.diff`` paths of
+  ``pscphase.in``, geometry from the master ``.rslc.par`` named in ``rsc.txt`` and the
+  per-interferogram ``.base`` files (:mod:`pystamps_batch.dataset.snap`), big-endian
+  patch binaries.
 """
 from __future__ import annotations
 
@@ -12,6 +21,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from . import mtprep
+from . import snap as snapfmt
 
 FLAVOURS = ("doris", "snap", "gamma")
 
@@ -39,11 +49,33 @@ class Dataset:
     master_day: str | None = None
     slave_days: list[str] = field(default_factory=list)
     patch_list_source: str = "patch.list"
+    stack: snapfmt.SnapStack | None = None     # snap/gamma: pscphase.in bookkeeping
 
     @property
     def n_ifg(self) -> int:
         """Number of master-slave interferograms M."""
         return len(self.slave_days)
+
+    @property
+    def is_gamma_like(self) -> bool:
+        """True for the snap and gamma flavours (ps_load_initial_gamma)."""
+        return self.flavour in ("snap", "gamma")
+
+    @property
+    def n_ph_blocks(self) -> int:
+        """Interferogram blocks in each pscands.1.ph (snap/gamma: one per pscphase.in line,
+        a null interferogram included)."""
+        return self.stack.n_blocks if self.stack is not None else self.n_ifg
+
+    def resolver(self, log=None) -> snapfmt.PathResolver:
+        """A :class:`~pystamps_batch.dataset.snap.PathResolver` for the recorded paths of this root."""
+        return snapfmt.PathResolver(self.root, log)
+
+    def rslc_par(self, resolver: snapfmt.PathResolver | None = None) -> snapfmt.RslcPar:
+        """The master .rslc.par named in rsc.txt (snap/gamma), parsed."""
+        rec = snapfmt.read_rsc(self.root)
+        res = resolver or self.resolver()
+        return snapfmt.read_rslc_par(res.resolve(rec, self.root / "rsc.txt", "master parameter file"))
 
     def patch(self, name: str) -> Patch:
         for p in self.patches:
@@ -54,13 +86,44 @@ class Dataset:
     def validate(self) -> None:
         """Check every input a run needs; raise InputError naming the first bad file."""
         r = self.root
-        if self.flavour != "doris":
-            raise InputError(f"{r / 'processor.txt'}: flavour '{self.flavour}' is not supported yet "
-                             "(this version reads DORIS-flavour datasets)")
         if self.width is None:
             raise InputError(f"{r / 'width.txt'}: file not found")
         if self.length is None:
             raise InputError(f"{r / 'len.txt'}: file not found")
+        if self.is_gamma_like:
+            self._validate_gamma()
+        else:
+            self._validate_doris()
+        if not self.patches:
+            raise InputError(f"{r}: no patches (expected patch.list or PATCH_* folders)")
+        for p in self.patches:
+            self.validate_patch(p)
+
+    def _validate_gamma(self) -> None:
+        """snap/gamma root: pscphase.in, rsc.txt -> .rslc.par, one .base per interferogram."""
+        r = self.root
+        if self.stack is None:
+            raise InputError(f"{r / 'pscphase.in'}: file not found")
+        st = self.stack
+        if st.width != self.width:
+            raise InputError(f"{r / 'pscphase.in'}: width {st.width} differs from width.txt ({self.width})")
+        if not (r / "rsc.txt").is_file():
+            raise InputError(f"{r / 'rsc.txt'}: file not found")
+        res = self.resolver()
+        par = self.rslc_par(res)
+        if par.range_samples != self.width:
+            raise InputError(f"{par.path}: range_samples {par.range_samples} differs from width.txt ({self.width})")
+        if par.azimuth_lines != self.length:
+            raise InputError(f"{par.path}: azimuth_lines {par.azimuth_lines} differs from len.txt ({self.length})")
+        if not 0 < par.wavelength < 1:
+            raise InputError(f"{par.path}: radar_frequency {par.radar_frequency:g} Hz gives a wavelength of "
+                             f"{par.wavelength:g} m (expected 0 < lambda < 1 m)")
+        for i in st.used:
+            e = st.entries[i]
+            snapfmt.read_base(res.resolve(e.base_recorded, r / "pscphase.in", "baseline file"))
+
+    def _validate_doris(self) -> None:
+        r = self.root
         if self.master_day is None:
             raise InputError(f"{r / 'master_day.1.in'}: file not found")
         if not self.slave_days:
@@ -83,10 +146,6 @@ class Dataset:
             missing = sorted(set(self.slave_days) - set(d for d in dates if d))
             if missing:
                 raise InputError(f"{r / 'calamp.out'}: no calibration line for date(s) {', '.join(missing)} of day.1.in")
-        if not self.patches:
-            raise InputError(f"{r}: no patches (expected patch.list or PATCH_* folders)")
-        for p in self.patches:
-            self.validate_patch(p)
 
     def validate_patch(self, p: Patch) -> None:
         """Sizes of one patch's pscands.1.* files against its candidate count and M."""
@@ -94,7 +153,7 @@ class Dataset:
             raise InputError(f"{p.path}: patch folder listed in {self.patch_list_source} does not exist")
         n = mtprep.count_lines(p.path / "pscands.1.ij")
         p.n_cand = n
-        M = self.n_ifg
+        M = self.n_ph_blocks
         for fname, per, what in (("pscands.1.ph", 8 * M, f"{n} candidates x {M} ifgs x complex64"),
                                  ("pscands.1.ll", 8, f"{n} candidates x (lon, lat) float32"),
                                  ("pscands.1.hgt", 4, f"{n} candidates x float32")):
@@ -126,6 +185,7 @@ def discover_patches(root: Path) -> tuple[list[str], str]:
 
 
 def read_flavour(root: Path) -> str:
+    """First word of ``processor.txt`` (lower case); ``doris`` when the file is absent or empty."""
     f = root / "processor.txt"
     if not f.is_file():
         return "doris"
@@ -159,10 +219,16 @@ def open_dataset(root: str | Path, *, strict: bool = False) -> Dataset:
         ds.width = int(mtprep.read_scalar(r / "width.txt", integer=True))
     if (r / "len.txt").is_file():
         ds.length = int(mtprep.read_scalar(r / "len.txt", integer=True))
-    if (r / "master_day.1.in").is_file():
-        ds.master_day = mtprep.read_dates(r / "master_day.1.in", expect=1)[0]
-    if (r / "day.1.in").is_file():
-        ds.slave_days = mtprep.read_dates(r / "day.1.in")
+    if ds.is_gamma_like:
+        if (r / "pscphase.in").is_file():
+            ds.stack = snapfmt.read_stack(r)
+            ds.master_day = ds.stack.master
+            ds.slave_days = ds.stack.slaves
+    else:
+        if (r / "master_day.1.in").is_file():
+            ds.master_day = mtprep.read_dates(r / "master_day.1.in", expect=1)[0]
+        if (r / "day.1.in").is_file():
+            ds.slave_days = mtprep.read_dates(r / "day.1.in")
     if strict:
         ds.validate()
     return ds

@@ -47,11 +47,13 @@ def _resolve(ref: str) -> Callable[..., Any]:
     return getattr(importlib.import_module(mod), name)
 
 
-def _call(item: tuple[str, tuple]) -> tuple[bool, Any]:
-    """Run ``(function ref, args)``; (ok, result or one-line error)."""
+def _call(item: tuple[Any, tuple]) -> tuple[bool, Any]:
+    """Run ``(function, args)`` -- a ``"module:function"`` reference or a picklable
+    callable (e.g. a ``functools.partial`` of a module-level function); (ok, result or one-line error)."""
     ref, args = item
     try:
-        return True, _resolve(ref)(*args)
+        fn = _resolve(ref) if isinstance(ref, str) else ref
+        return True, fn(*args)
     except Exception as exc:  # reported to rank 0, never kills the worker
         if os.environ.get("PYSTAMPS_DEBUG"):
             traceback.print_exc()
@@ -133,7 +135,7 @@ class Coordinator:
                 time.sleep(POLL)
 
     # ---- main-thread API -------------------------------------------------------------
-    def map(self, ref: str, args_list: list[tuple], *, local: bool = True) -> list[tuple[bool, Any, int]]:
+    def map(self, ref: Any, args_list: list[tuple], *, local: bool = True) -> list[tuple[bool, Any, int]]:
         """Run ``ref(*args)`` for every args tuple on all ranks (rank 0 included when
         ``local``); returns (ok, result-or-error, rank) in input order."""
         ids = []
@@ -257,8 +259,6 @@ def run_mpi(ds, cfg, start: int, end: int, *, force: bool = False, log: Callable
     """Run stages start..end over MPI. Returns the unit reports on rank 0, None elsewhere."""
     from mpi4py import MPI
 
-    from ..runner import FAILED, Runner, UnitResult, merged_inputs
-
     comm = MPI.COMM_WORLD
     rank, size = comm.Get_rank(), comm.Get_size()
     threads = rank_threads(comm)
@@ -267,8 +267,32 @@ def run_mpi(ds, cfg, start: int, end: int, *, force: bool = False, log: Callable
                  cpu_workers=min(rt.cpu_workers or threads, threads))
     cfg = replace(cfg, runtime=rt)
     if rank != 0:
-        worker_loop(comm)
+        if comm.bcast(None, root=0):           # rank 0 holds the dataset locks
+            worker_loop(comm)
         return None
+    import contextlib
+
+    from ..errors import PystampsError
+    from ..lock import locked
+    from ..scratch import run_scratch
+
+    stack = contextlib.ExitStack()
+    try:
+        stack.enter_context(locked(ds, warn=log))
+        scratch = stack.enter_context(run_scratch(ds))
+    except PystampsError:
+        comm.bcast(False, root=0)
+        stack.close()
+        raise
+    comm.bcast(True, root=0)
+    with stack:
+        return _run_rank0(comm, ds, cfg, start, end, force, log, dead_after, threads, scratch)
+
+
+def _run_rank0(comm, ds, cfg, start, end, force, log, dead_after, threads, scratch):
+    from ..runner import FAILED, Runner, UnitResult, merged_inputs
+
+    size = comm.Get_size()
     dead_after = dead_after if dead_after is not None else float(os.environ.get("PYSTAMPS_MPI_DEAD_AFTER", "600"))
     coord = Coordinator(comm, dead_after=dead_after, log=log)
     log(f"[rank 0] MPI run on {size} ranks, {threads} thread(s) per rank")
@@ -288,7 +312,7 @@ def run_mpi(ds, cfg, start: int, end: int, *, force: bool = False, log: Callable
                 u.details["rank"] = r
             by_patch[name] = units
         results = [u for p in ds.patches for u in by_patch.get(p.name, [])]
-        runner = Runner(ds, cfg, force=force, log=log)
+        runner = Runner(ds, cfg, force=force, log=log, scratch=scratch)
         runner.extra["ifg_executor"] = _IfgExecutor(coord)
         merged = runner.run_merged(start, end, **merged_inputs(results))
         for u in merged:
@@ -306,14 +330,14 @@ def run_mpi(ds, cfg, start: int, end: int, *, force: bool = False, log: Callable
 
 
 class _IfgExecutor:
-    """``executor(fn, items) -> list`` for stage 6: spreads module-level ``fn(item)`` over all ranks."""
+    """``executor(fn, items) -> list`` for stage 6: spreads ``fn(item)`` over all ranks
+    (``fn`` must pickle: a module-level function or a partial of one, as stage 6 passes)."""
 
     def __init__(self, coord: Coordinator):
         self.coord = coord
 
     def __call__(self, fn: Callable[[Any], Any], items: list[Any]) -> list[Any]:
-        ref = f"{fn.__module__}:{fn.__qualname__}"
-        outs = self.coord.map(ref, [(it,) for it in items])
+        outs = self.coord.map(fn, [(it,) for it in items])
         for ok, res, r in outs:
             if not ok:
                 from ..errors import StageError
