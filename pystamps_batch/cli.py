@@ -94,6 +94,17 @@ def build_parser() -> argparse.ArgumentParser:
     sy.add_argument("--out", required=True, metavar="DIR", help="output dataset root (created; must be empty)")
     _synth_options(sy)
 
+    from . import export as _export
+    from . import plot as _plot
+    from .prep import cli as _prep
+
+    ex = sub.add_parser("export", help=_export.HELP, description=_export.DESCRIPTION)
+    _export.add_arguments(ex)
+    pl = sub.add_parser("plot", help=_plot.HELP, description=_plot.DESCRIPTION)
+    _plot.add_arguments(pl)
+    pr = sub.add_parser("prep", help="prepare a StaMPS dataset root from a processor export (SNAP)")
+    _prep.add_arguments(pr)
+
     de = sub.add_parser("demo", help="generate a small synthetic scene, run the pipeline, print a summary")
     de.add_argument("--out", default="demo-out", metavar="DIR", help="working folder (default ./demo-out)")
     de.add_argument("--end-step", type=int, default=8, metavar="B", help="last stage to run (default 8)")
@@ -112,6 +123,10 @@ def _synth_options(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--n-ifg", type=int, default=None, help="number of interferograms (default: generator's)")
     sp.add_argument("--ps-fraction", type=float, default=None, help="fraction of true PS among candidates")
     sp.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    sp.add_argument("--flavour", choices=("doris", "snap"), default="doris",
+                    help="dataset flavour: doris (mt_prep) or snap (mt_prep_snap: rslc/, diff0/, big-endian)")
+    sp.add_argument("--write-export", action="store_true",
+                    help="snap: also write the SNAP export rasters (rslc/*.rslc, diff0/*.diff, geo/) for prep tests")
 
 
 def _load_cfg(args: argparse.Namespace):
@@ -258,7 +273,8 @@ def cmd_describe_backends(args: argparse.Namespace) -> int:
 
 def _synth_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     kw = dict(width=args.width, length=args.length, rg_patches=args.rg_patches, az_patches=args.az_patches,
-              rg_overlap=args.rg_overlap, az_overlap=args.az_overlap, seed=args.seed)
+              rg_overlap=args.rg_overlap, az_overlap=args.az_overlap, seed=args.seed,
+              flavour=args.flavour, write_export=args.write_export)
     for k in ("n_cand", "n_ifg", "ps_fraction"):
         v = getattr(args, k)
         if v is not None:
@@ -287,9 +303,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(Path(args.out), cfg, end_step=args.end_step, seed=args.seed, log=_eprint)
 
 
+def _lazy(module: str):
+    def run(args: argparse.Namespace) -> int:
+        import importlib
+
+        return importlib.import_module(f"pystamps_batch.{module}").run(args)
+    return run
+
+
 COMMANDS = {
     "status": cmd_status, "run": cmd_run, "verify": cmd_verify, "score": cmd_score,
     "describe-backends": cmd_describe_backends, "synth": cmd_synth, "demo": cmd_demo,
+    "export": _lazy("export"), "plot": _lazy("plot"), "prep": _lazy("prep.cli"),
 }
 
 

@@ -32,6 +32,18 @@ mm/yr; NaN with fewer than 3 used images.  It ignores the temporal correlation o
 the residuals (unmodelled non-linear motion), so it is optimistic for non-linear
 motion; StaMPS' ``'vs'`` bootstrap is not reproduced.
 
+NetCDF layout (CF-1.10 discrete sampling geometry, ``featureType = "timeSeries"``,
+orthogonal multidimensional representation): instance dimension ``point`` with
+``point_id`` (``cf_role = "timeseries_id"``, the 1-based row of ps2.mat), ``lon``/``lat``
+(degrees, WGS 84), ``height``; ``time(time)`` in days since 1970-01-01 (calendar
+standard); ``displacement(point, time)`` in mm; ``velocity``/``velocity_std`` in
+``mm year-1`` (a year of 365.25 days; UDUNITS' year differs by 2e-5); per-image
+``perpendicular_baseline``, ``used_in_velocity``, ``ifg_std``.  A CF point geometry
+container ``ps`` (node_coordinates lon lat, grid_mapping ``crs``) is referenced by
+the 1-D per-PS variables, so GDAL/QGIS open the file as a point layer with those
+fields (GDAL >= 3.13.1 for the "CF-1.10" label, see :data:`CF_CONVENTIONS`).  CSV: one
+header row (units in the names), one row per PS, NaN as an empty field.
+
 Inputs: ``ps2``, ``phuw2`` (step 6), ``pm2`` and ``hgt2`` (step 5), ``scla2`` (step 7)
 when ``d`` is requested, ``scn2`` (step 8) when ``s`` is requested; ``ifgstd2``
 (step 5) and ``la2`` are used when present.  A missing input names the file and the
@@ -61,6 +73,15 @@ CORRECTION_TEXT = {
 FORMATS = ("netcdf", "csv")
 _SUFFIX_FORMAT = {".nc": "netcdf", ".nc4": "netcdf", ".netcdf": "netcdf", ".csv": "csv"}
 DATENUM_1970 = 719529.0            # MATLAB datenum of 1970-01-01
+#: the Conventions attribute.  GDAL before 3.13.1 parses "CF-1.10" as 1.1 and then ignores
+#: CF-1.8 geometries (GDAL issue 15054), so older QGIS does not see the point layer; the
+#: same file labelled "CF-1.8" (the content is also valid CF-1.8) opens as a point layer there.
+CF_CONVENTIONS = "CF-1.10"
+WGS84_WKT = ('GEOGCRS["WGS 84",DATUM["World Geodetic System 1984",ELLIPSOID["WGS 84",6378137,298.257223563,'
+             'LENGTHUNIT["metre",1]]],PRIMEM["Greenwich",0,ANGLEUNIT["degree",0.0174532925199433]],'
+             'CS[ellipsoidal,2],AXIS["geodetic latitude (Lat)",north,ORDER[1],'
+             'ANGLEUNIT["degree",0.0174532925199433]],AXIS["geodetic longitude (Lon)",east,ORDER[2],'
+             'ANGLEUNIT["degree",0.0174532925199433]],ID["EPSG",4326]]')
 DAYS_PER_YEAR = 365.25
 
 # which stage writes each input (for the "missing file" message)
@@ -159,8 +180,8 @@ def _iso(datenum: float) -> str:
 
 def _stage_missing(root: Path, name: str, why: str = "") -> InputError:
     st = _WRITER.get(name, "?")
-    return InputError(f"{root / (name + '.mat')}: not found{why}; it is written by stage {st} "
-                      f"(pystamps run --dataset {root} --end-step {st} or later)")
+    return InputError(f"{root / (name + '.mat')}: not found{why}: the dataset has not been processed "
+                      f"through stage {st}, which writes it")
 
 
 def _load(root: Path, name: str, required: bool, why: str = "") -> dict | None:
@@ -188,6 +209,18 @@ def _check_rows(a: np.ndarray, n: int, name: str, var: str, root: Path, cols: in
         want = f"{n} x {cols}" if cols is not None else f"{n} rows"
         raise InputError(f"{root / (name + '.mat')}: {var} is {' x '.join(map(str, a.shape))}, expected {want} "
                          f"to match ps2.mat (stale file from another run? rerun stage {_WRITER.get(name, '?')})")
+
+
+def _optional_rows(d: dict | None, name: str, var: str, needed: bool, n: int, N: int, root: Path) -> dict | None:
+    """``d`` if its ``var`` is n x N; a stale file is an error when needed, else ignored."""
+    if d is None:
+        return None
+    a = np.asarray(d.get(var, np.empty((0, 0))))
+    if a.ndim == 2 and a.shape == (n, N):
+        return d
+    if needed:
+        _check_rows(_var(d, name, var, root), n, name, var, root, N)
+    return None
 
 
 def load_dataset_params(root: Path, config: str | None = None):
@@ -253,12 +286,10 @@ def assemble(root: str | os.PathLike, corrections: tuple[str, ...] = DEFAULT_COR
     _check_rows(coh, n, "pm2", "coh_ps", root)
     hgt = _var(hgt2, "hgt2", "hgt", root)
     _check_rows(hgt, n, "hgt2", "hgt", root)
-    if scla2 is not None:
-        _check_rows(_var(scla2, "scla2", "ph_scla", root), n, "scla2", "ph_scla", root, N)
-    if scn2 is not None:
-        _check_rows(_var(scn2, "scn2", "ph_scn_slave", root), n, "scn2", "ph_scn_slave", root, N)
-    if ifgstd2 is not None and np.size(ifgstd2.get("ifg_std", [])) != N:
-        ifgstd2 = None      # as products.velocity: without a usable ifgstd2 the weights are equal
+    scla2 = _optional_rows(scla2, "scla2", "ph_scla", "d" in corrections, n, N, root)
+    scn2 = _optional_rows(scn2, "scn2", "ph_scn_slave", "s" in corrections, n, N, root)
+    if ifgstd2 is not None:
+        _check_rows(_var(ifgstd2, "ifgstd2", "ifg_std", root), N, "ifgstd2", "ifg_std", root)
     m = master_index(ps2)
     lam = float(params["lambda"])
     if not math.isfinite(lam):
@@ -350,9 +381,18 @@ def netcdf_layout(ts: TimeSeriesProduct, *, command: str = "pystamps export") ->
             "standard_name": "time", "long_name": "acquisition date", "units": "days since 1970-01-01 00:00:00",
             "calendar": "standard", "axis": "T"}, "f8"),
         NcVar("lon", ("point",), ts.lonlat[:, 0], {
-            "standard_name": "longitude", "long_name": "longitude", "units": "degrees_east"}, "f8"),
+            "standard_name": "longitude", "long_name": "longitude", "units": "degrees_east", "axis": "X"}, "f8"),
         NcVar("lat", ("point",), ts.lonlat[:, 1], {
-            "standard_name": "latitude", "long_name": "latitude", "units": "degrees_north"}, "f8"),
+            "standard_name": "latitude", "long_name": "latitude", "units": "degrees_north", "axis": "Y"}, "f8"),
+        # CF-1.8+ point geometry over the instance dimension: GDAL/QGIS open the file as a point layer
+        # whose fields are the per-PS variables carrying geometry = "ps"
+        NcVar("ps", (), np.int32(0), {
+            "geometry_type": "point", "node_coordinates": "lon lat", "grid_mapping": "crs",
+            "long_name": "PS locations (one node per PS)"}, "i4"),
+        NcVar("crs", (), np.int32(0), {
+            "grid_mapping_name": "latitude_longitude", "semi_major_axis": 6378137.0,
+            "inverse_flattening": 298.257223563, "longitude_of_prime_meridian": 0.0,
+            "crs_wkt": WGS84_WKT, "long_name": "WGS 84"}, "i4"),
         NcVar("height", ("point",), ts.height, {
             "standard_name": "surface_altitude", "long_name": "DEM height at the PS (hgt2.mat)", "units": "m",
             "comment": "height of the DEM used to form the interferograms, in that DEM's vertical datum"}, "f4", nan32),
@@ -394,11 +434,14 @@ def netcdf_layout(ts: TimeSeriesProduct, *, command: str = "pystamps export") ->
         v.append(NcVar("ifg_std", ("time",), ts.ifg_std_deg, {
             "long_name": "interferogram phase noise standard deviation (ifgstd2.ifg_std)", "units": "degree"},
             "f4", nan32))
+    for var in v:      # per-PS fields of the point layer (1-D only: GDAL reads one value per feature)
+        if var.dims == ("point",) and var.name not in ("lon", "lat"):
+            var.attrs = {**var.attrs, "geometry": "ps", "grid_mapping": "crs"}
     now = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0)
     ll = ts.lonlat
     dates = ts.dates
     attrs = {
-        "Conventions": "CF-1.10",
+        "Conventions": CF_CONVENTIONS,
         "featureType": "timeSeries",
         "title": f"PS-InSAR LOS displacement time series and mean velocity ({ts.root.name})",
         "source": f"pystamps-batch {__version__}: StaMPS single-master persistent scatterer processing, stages 1-8",
@@ -475,6 +518,17 @@ def resolve_format(fmt: str | None, out: str | os.PathLike) -> str:
     if f is None:
         raise InputError(f"{out}: cannot tell the format from the suffix; pass --format netcdf or --format csv")
     return f
+
+
+HELP = "write the PS displacement time series and mean velocity as CF-1.10 NetCDF or CSV"
+DESCRIPTION = (
+    "Write the LOS displacement time series (mm, relative to the master date), the mean LOS velocity "
+    "and its standard error (mm/yr), coherence, DEM height and lon/lat of every PS of a processed dataset. "
+    "Positive values are motion towards the satellite. The velocity equals StaMPS' ps_plot of the kind "
+    "the corrections select (default 'v-do'); the series' weighted least-squares slope is that velocity. "
+    "netcdf: CF-1.10 NetCDF4, featureType timeSeries, dimensions point x time. "
+    "csv: one row per PS: id, lon_deg, lat_deg, height_m, velocity_mm_yr, velocity_std_mm_yr, coherence, "
+    "then d_YYYYMMDD_mm per date.")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

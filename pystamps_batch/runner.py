@@ -143,6 +143,7 @@ class StateOracle:
         r = self.ds.root
         if u.label == "1":
             files = [r / n for n in ROOT_INPUTS] + sorted(r.glob("bperp_*.1.in"))
+            files += self.ds.step1_recorded_inputs()          # snap: the .rslc.par and .base files
             return files + [u.folder / n for n in PATCH_INPUTS]
         if u.label == "5b":
             return [p.path / "patch_noover.in" for p in self.ds.patches]
@@ -273,6 +274,7 @@ class Runner:
         det: dict[str, Any] = {"label": u.label, "function": u.spec.name}
         say = (lambda m, _u=u: self.log(f"[{_u.target} {_u.label}] {m}"))
         started = False
+        self._remove_stale_temporaries(u.folder)
         try:
             n = (u.patch.n_cand or 0) if u.patch is not None else sum(p.n_cand or 0 for p in self.ds.patches)
             diskspace.check(u.folder, u.label, n, self.n_images)
@@ -313,6 +315,13 @@ class Runner:
         if status == FAILED and started:
             markers.running_path(u.folder, u.label).unlink(missing_ok=True)   # old state stays valid
         return UnitResult(u.spec.stage, u.spec.scope, u.target, status, round(time.perf_counter() - t0, 3), det)
+
+    @staticmethod
+    def _remove_stale_temporaries(folder: Path) -> None:
+        """Temporary files of a killed run (we hold the lock, so none is being written)."""
+        for pat in (".*.mat.*.tmp", f"{markers.MARKER_DIR}/.*.tmp"):
+            for p in folder.glob(pat):
+                p.unlink(missing_ok=True)
 
     def invalidate_dependents(self, u: Unit) -> list[str]:
         """Remove the artifacts and markers of every unit that depends on ``u``."""

@@ -7,7 +7,7 @@
 # Variables: MAX_PARALLEL (array throttle, default 16), SBATCH_ARGS (extra sbatch options,
 # e.g. "--partition=short --time=02:00:00"), PYSTAMPS_SIF (run in this Apptainer image),
 # PYSTAMPS_BIN (the CLI otherwise; default `pystamps`), PYSTAMPS_CONFIG (optional YAML),
-# LOG_DIR (default DATASET/slurm-logs).
+# LOG_DIR (default DATASET/slurm-logs), WAIT=1 (block until the last job ends; exit with its status).
 # The same file is the job script of both jobs (internal modes --task and --merge).
 set -euo pipefail
 
@@ -62,8 +62,11 @@ case "$mode" in
         echo "submitted patch array $arr ($n tasks)"
         jobs=(--dependency="afterok:${arr%%;*}")
     fi
+    waitopt=()
+    [[ "${WAIT:-0}" == 1 ]] && waitopt=(--wait)
     if (( END_STEP >= 5 )); then
-        mrg=$(sbatch --parsable "${extra[@]}" "${jobs[@]}" --job-name=pystamps-merged --ntasks=1 \
+        mrg=$(sbatch --parsable "${waitopt[@]}" "${extra[@]}" "${jobs[@]}" --kill-on-invalid-dep=yes \
+              --job-name=pystamps-merged --ntasks=1 \
               --cpus-per-task="${MERGE_CPUS:-1}" --output="$LOG_DIR/merged-%j.out" \
               --export=ALL "$self" --merge "$DATASET" "$START_STEP" "$END_STEP")
         echo "submitted merged job $mrg"

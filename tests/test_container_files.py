@@ -162,6 +162,13 @@ def test_build_stage_ca_bundle_and_rust_toolchain():
     assert any(i == "ARG" and a.startswith("SOURCE_DATE_EPOCH") for i, a in build)
 
 
+def test_every_workspace_member_manifest_is_copied_for_the_dependency_layer():
+    members = tomllib.loads((REPO / "Cargo.toml").read_text())["workspace"]["members"]
+    copies = [a for i, a in _stages()[1]["build"] if i == "COPY"]
+    for m in members:
+        assert f"{m}/Cargo.toml {m}/" in copies, f"Dockerfile must COPY {m}/Cargo.toml (dependency layer)"
+
+
 def _pins(text: str) -> dict[str, str]:
     return {n.lower().replace("_", "-"): v for n, v in re.findall(r"\b([A-Za-z][\w.\-]*)==([\w.\-+]+)", text)}
 

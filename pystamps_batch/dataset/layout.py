@@ -77,6 +77,25 @@ class Dataset:
         res = resolver or self.resolver()
         return snapfmt.read_rslc_par(res.resolve(rec, self.root / "rsc.txt", "master parameter file"))
 
+    def step1_recorded_inputs(self) -> list[Path]:
+        """snap/gamma: the files stage 1 opens through recorded paths (the master .rslc.par and
+        every used .base file), resolved as the loader resolves them; those that cannot be
+        resolved are left out (validate() reports them).  [] for doris."""
+        if not self.is_gamma_like or self.stack is None:
+            return []
+        res = self.resolver()
+        out = []
+        try:
+            out.append(res.resolve(snapfmt.read_rsc(self.root), self.root / "rsc.txt"))
+        except InputError:
+            pass
+        for i in self.stack.used:
+            try:
+                out.append(res.resolve(self.stack.entries[i].base_recorded, self.root / "pscphase.in"))
+            except InputError:
+                pass
+        return out
+
     def patch(self, name: str) -> Patch:
         for p in self.patches:
             if p.name == name:

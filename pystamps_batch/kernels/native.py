@@ -69,3 +69,41 @@ def clap_filt_patch(blocks: np.ndarray, alpha: float, beta: float, low_pass: np.
     flat = b.astype(cdt, copy=False).reshape((-1,) + p)
     out = fn(flat, float(alpha), float(beta), np.asarray(low_pass, dtype=rdt), resolve_workers(threads))
     return out.reshape(lead + p)
+
+
+def edge_stats(ph_unit: np.ndarray, edges: np.ndarray, day: np.ndarray, bperp: np.ndarray,
+               time_win: float, *, threads: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``stage4_edge_stats`` (see :mod:`pystamps_batch.kernels.weed_noise`): (edge_std, edge_max) f32."""
+    z = np.asarray(ph_unit).astype(np.complex64, copy=False)
+    e = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
+    d = np.asarray(day, dtype=np.float64).ravel()
+    b = np.asarray(bperp, dtype=np.float64).ravel()
+    if z.ndim != 2:
+        z = z.reshape(-1, d.size)
+    return _native.edge_stats(z, e, d, b, float(time_win), resolve_workers(threads))
+
+
+def scla_fit(ph_uw: np.ndarray, bperp: np.ndarray, day: np.ndarray, master_pos: int | None,
+             ifg_std: np.ndarray | None = None, method: str = "L2", master_day: float | None = None,
+             *, threads: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``stage7_scla`` (see :mod:`pystamps_batch.kernels.scla`): K (n,) f64, C (n,) f32."""
+    ph = np.asarray(ph_uw, dtype=np.float32)
+    B = np.asarray(bperp, dtype=np.float32)
+    t = np.asarray(day, dtype=np.float64).ravel()
+    m = method.upper()
+    if m not in ("L1", "L2"):
+        raise ValueError(f"scla_method {method!r} is not L1 or L2")
+    std = None if ifg_std is None else np.asarray(ifg_std, dtype=np.float64).ravel()
+    t0 = float(master_day) if master_day is not None else (float(t[0]) if t.size else 0.0)
+    return _native.scla_fit(ph, B, t, None if master_pos is None else int(master_pos), std, m == "L1",
+                            t0, resolve_workers(threads))
+
+
+def edge_highpass(ph: np.ndarray, edges: np.ndarray, day: np.ndarray, time_win: float,
+                  master_pos: int | None, *, threads: int = 0) -> np.ndarray:
+    """``stage8_edge_noise`` (see :mod:`pystamps_batch.kernels.scn`): (E, N_U) f32."""
+    p = np.asarray(ph, dtype=np.float32)
+    e = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
+    d = np.asarray(day, dtype=np.float64).ravel()
+    return _native.edge_highpass(p, e, d, float(time_win), None if master_pos is None else int(master_pos),
+                                 resolve_workers(threads))

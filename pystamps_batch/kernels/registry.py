@@ -67,6 +67,9 @@ NATIVE_IMPL: dict[str, str] = {
     "stage2_grid_accumulate": "pystamps_batch.kernels.native:grid_accumulate",
     "stage2_clap_filter": "pystamps_batch.kernels.native:clap_filt_stack",
     "stage3_clap_filt_patch": "pystamps_batch.kernels.native:clap_filt_patch",
+    "stage4_edge_stats": "pystamps_batch.kernels.native:edge_stats",
+    "stage7_scla": "pystamps_batch.kernels.native:scla_fit",
+    "stage8_edge_noise": "pystamps_batch.kernels.native:edge_highpass",
 }
 
 

@@ -3,6 +3,11 @@
 :func:`generate` writes a dataset root in the mt_prep DORIS layout described in
 ``shared/reference/dataset-layout.md`` (root text files, parms.mat, PATCH_n/pscands.1.*,
 mean_amp.flt), plus ``truth.npz`` / ``truth.json``; optionally the raw rasters.
+With ``flavour="snap"`` it writes the same scene as SNAP's StaMPS export plus
+``mt_prep_snap`` leave it (rslc/<master>.rslc.par, diff0/*.base, rsc.txt, big-endian
+patch binaries), and with ``write_export`` also the export rasters (rslc/*.rslc,
+diff0/*.diff, geo/*.lon/.lat, geo/elevation_dem.rdc) from which ``pystamps prep snap``
+rebuilds the patch files byte for byte.
 
 Modules: ``config`` (parameters and checks), ``geometry`` (sphere geometry, Bperp),
 ``signals`` (random fields, APS, orbit ramps, deformation), ``amplitude`` (calibration,
@@ -27,10 +32,12 @@ from .amplitude import Clutter
 from .config import SynthConfig, make_config
 from .geometry import geometry_from_config
 from .patches import patch_windows
-from .raw import RawCandidateStore, image_factors, write_raw as write_raw_rasters
+from .raw import SNAP_LAYOUT, RawCandidateStore, image_factors, write_raw as write_raw_rasters
 from .scene import (chunk_size, expected_mean_amp, make_acquisitions, make_candidates, make_scene_model,
                     sample_positions, simulate_chunk)
-from .writer import PatchFiles, TruthWriter, write_json, write_mean_amp, write_root_files
+from .writer import PatchFiles, TruthWriter, write_json, write_mean_amp, write_root_files, write_root_files_snap
+
+FLAVOURS = ("doris", "snap")
 
 __all__ = ["generate", "SynthConfig", "TRUTH_KEYS"]
 
@@ -49,7 +56,7 @@ _CAND_KEYS = ["az", "rg", "lon", "lat", "east_m", "north_m", "hgt", "is_ps", "D_
 def generate(out_dir, *, width: int = 500, length: int = 500, rg_patches: int = 1, az_patches: int = 1,
              rg_overlap: int = 50, az_overlap: int = 50, n_cand: int = 8000, n_ifg: int = 20,
              ps_fraction: float = 0.5, da_thresh: float = 0.4, seed: int = 1, write_raw: bool = False,
-             overwrite: bool = False, **model) -> dict:
+             overwrite: bool = False, flavour: str = "doris", write_export: bool = False, **model) -> dict:
     """Write a synthetic dataset root to ``out_dir`` and return a summary dict.
 
     ``width`` x ``length`` pixels (range x azimuth, 15 m), ``rg_patches`` x ``az_patches``
@@ -62,13 +69,28 @@ def generate(out_dir, *, width: int = 500, length: int = 500, rg_patches: int = 
     previous dataset are removed first).  Invalid parameters raise ``ValueError`` with a
     one-line message before anything is written.
 
+    ``flavour`` is ``"doris"`` (mt_prep) or ``"snap"`` (SNAP export + mt_prep_snap; the same
+    scene truth).  ``write_raw`` writes the DORIS rasters (doris only); ``write_export``
+    the SNAP export rasters (snap only), and then ``pscands.1.da`` and ``mean_amp.flt``
+    hold the values selpsc computes from those rasters.
+
     Returns ``{out_dir, width, length, n_cand, n_true_ps, n_ifg, n_images, master, dates,
-    patches: [{name, over, noover, n_cand}], patch_counts, write_raw, seconds}``.
+    patches: [{name, over, noover, n_cand}], patch_counts, write_raw, seconds}``, plus
+    ``flavour`` and ``write_export`` for the snap flavour.
     """
     t_start = time.perf_counter()
+    flavour = str(flavour).lower()
+    if flavour not in FLAVOURS:
+        raise ValueError(f"flavour = {flavour!r} must be one of {', '.join(FLAVOURS)}")
+    snap = flavour == "snap"
+    if write_export and not snap:
+        raise ValueError("write_export writes a SNAP export: use it with flavour='snap' (DORIS rasters: write_raw)")
+    if write_raw and snap:
+        raise ValueError("write_raw writes DORIS rasters: use write_export with flavour='snap'")
     cfg = make_config(width=width, length=length, rg_patches=rg_patches, az_patches=az_patches,
                       rg_overlap=rg_overlap, az_overlap=az_overlap, n_cand=n_cand, n_ifg=n_ifg,
-                      ps_fraction=ps_fraction, da_thresh=da_thresh, seed=seed, write_raw=write_raw, **model)
+                      ps_fraction=ps_fraction, da_thresh=da_thresh, seed=seed,
+                      write_raw=bool(write_raw or write_export), **model)
     out = Path(out_dir)
     _prepare_out_dir(out, overwrite)
     root = os.path.abspath(out)
@@ -79,13 +101,16 @@ def generate(out_dir, *, width: int = 500, length: int = 500, rg_patches: int = 
     model = make_scene_model(cfg, geom, acq)
     az, rg = sample_positions(cfg)
     cands = make_candidates(model, az, rg)
-    write_root_files(out, root, cfg, geom, acq, windows)
+    if snap:
+        write_root_files_snap(out, root, cfg, geom, acq, windows)
+    else:
+        write_root_files(out, root, cfg, geom, acq, windows)
 
     N, M = acq.n_images, acq.n_images - 1
     truth = TruthWriter(out, cands.n, N, M)
     store = RawCandidateStore(truth.tmp, N, M, acq.master_index, acq.slave_index) if cfg.write_raw else None
     try:
-        patches = PatchFiles(out, windows, cands.az, cands.rg, M)
+        patches = PatchFiles(out, windows, cands.az, cands.rg, M, order=">" if snap else "<")
         cand_sum = np.empty(cands.n)            # mean_amp value of each candidate
         cand_amp_sum = np.zeros(N)              # sum over candidates of calibrated amplitude, per image
         step = chunk_size(N)
@@ -100,18 +125,34 @@ def generate(out_dir, *, width: int = 500, length: int = 500, rg_patches: int = 
             del ch
         patches.close()
         clutter = Clutter(cfg, N, expected_mean_amp(cfg))
+        stats = None
         if store is not None:
             store.close()
             clutter.image_factor = image_factors(clutter, cands, cand_amp_sum)
-            write_raw_rasters(out, model, cands, store, clutter)
-        write_mean_amp(out, windows, clutter, cands, cand_sum)
+            if snap:
+                from .export import ExportStats
+
+                stats = ExportStats(truth.tmp, cfg, cands, acq.calconst)
+                write_raw_rasters(out, model, cands, store, clutter, layout=SNAP_LAYOUT, band_hook=stats.band)
+            else:
+                write_raw_rasters(out, model, cands, store, clutter)
+        if stats is not None:
+            stats.finish(out, windows, patches.members)
+        else:
+            write_mean_amp(out, windows, clutter, cands, cand_sum)
         per_cand = {k: getattr(cands, k) for k in _CAND_KEYS}
         truth.finish(per_cand, _scene_arrays(acq, model), TRUTH_KEYS)
     finally:
         truth.cleanup()
 
     counts = dict(zip([w.name for w in windows], patches.counts))
-    write_json(out / "truth.json", _truth_json(cfg, geom, acq, model, cands, windows, counts))
+    tj = _truth_json(cfg, geom, acq, model, cands, windows, counts)
+    extra = {}
+    if snap:
+        tj["processor"] = "snap"
+        tj["write_export"] = bool(write_export)
+        extra = {"flavour": "snap", "write_export": bool(write_export)}
+    write_json(out / "truth.json", tj)
     return {
         "out_dir": root,
         "width": cfg.width, "length": cfg.length,
@@ -122,6 +163,7 @@ def generate(out_dir, *, width: int = 500, length: int = 500, rg_patches: int = 
                     for w in windows],
         "patch_counts": counts,
         "write_raw": cfg.write_raw,
+        **extra,
         "seconds": round(time.perf_counter() - t_start, 3),
     }
 
@@ -201,7 +243,9 @@ def _truth_json(cfg, geom, acq, model, cands, windows, counts) -> dict:
 _ROOT_FILES = ("processor.txt", "parms.mat", "width.txt", "len.txt", "day.1.in", "master_day.1.in", "bperp.1.in",
                "look_angle.1.in", "heading.1.in", "lambda.1.in", "slc_osfactor.1.in", "calamp.in", "calamp.out",
                "selpsc.in", "pscphase.in", "psclonlat.in", "pscdem.in", "patch.list", "truth.npz", "truth.json",
-               "lon.raw", "lat.raw", "dem_radar_i.raw")
+               "lon.raw", "lat.raw", "dem_radar_i.raw", "rsc.txt")
+#: SNAP export folders (snap flavour) removed by ``overwrite``.
+_EXPORT_DIRS = ("rslc", "diff0", "geo")
 
 
 def _prepare_out_dir(out: Path, overwrite: bool) -> None:
@@ -213,7 +257,7 @@ def _prepare_out_dir(out: Path, overwrite: bool) -> None:
             raise ValueError(f"{out}: folder is not empty (pass overwrite=True to replace a dataset there)")
         for p in out.iterdir():
             name = p.name
-            if p.is_dir() and (name.startswith("PATCH_") or name == ".synth_tmp"
+            if p.is_dir() and (name.startswith("PATCH_") or name == ".synth_tmp" or name in _EXPORT_DIRS
                                or (len(name) == 8 and name.isdigit())):
                 shutil.rmtree(p)
             elif p.is_file() and (name in _ROOT_FILES or (name.startswith("bperp_") and name.endswith(".1.in"))

@@ -6,6 +6,11 @@ baselines, ``%.6f`` for look angles, 0-based ``id az rg`` lines.  Binary files:
 pscands.1.ph complex64 LE (ifg-major), .ll/.hgt/mean_amp.flt float32 LE,
 .ij.int int32 BE (rg, az).  Paths inside text files are absolute, as mt_prep writes
 them.  No timestamps end up in any file, so equal seeds give equal bytes.
+
+The SNAP flavour (:func:`write_root_files_snap`) writes what SNAP's StaMPS export plus
+``mt_prep_snap`` leave: ``processor.txt`` = snap, ``rsc.txt`` -> ``rslc/<master>.rslc.par``,
+``diff0/<master>_<slave>.base``, calamp/pscphase/psclonlat/pscdem lists of the export
+paths, patch.list in creation order, and big-endian pscands.1.ph/.ll/.hgt.
 """
 from __future__ import annotations
 
@@ -73,7 +78,101 @@ def write_root_files(out: Path, root: str, cfg, geom, acq, windows: list[PatchWi
     write_parms(out / "parms.mat", _dt.datetime.strptime(dates[-1], "%Y%m%d") + _dt.timedelta(days=1))
 
 
-def write_parms(path: Path, created: _dt.datetime) -> None:
+# ------------------------------------------------------------------------------------------
+# SNAP flavour (mt_prep_snap on a SNAP StaMPS export)
+# ------------------------------------------------------------------------------------------
+SNAP_SENSOR = "S1A IW IW1 VV"
+SNAP_PRF = 486.4863103             # Hz (azimuth_line_time 2.0555563e-3 s)
+SNAP_DEM = "geo/elevation_dem.rdc"
+
+
+def snap_tcn(geom, bperp_c: float, bpar_c: float) -> tuple[float, float]:
+    """(C, N) of the TCN baseline whose perpendicular / parallel components at the centre
+    look angle are (``bperp_c``, ``bpar_c``), so that ``B(θ) = C cos θ - N sin θ`` equals
+    :meth:`~pystamps_batch.synth.geometry.Geometry.bperp` at every look angle θ."""
+    th = geom.look_centre
+    return (bperp_c * np.cos(th) + bpar_c * np.sin(th), -bperp_c * np.sin(th) + bpar_c * np.cos(th))
+
+
+def rslc_par_text(cfg, geom, date: str) -> str:
+    """GAMMA ISP image parameter file of the master (``rslc/<master>.rslc.par``).
+
+    Slant ranges: near / far of pixels 0 and W-1, centre of pixel (W-1)/2, spacing
+    (far - near)/(W-1) (ps_load_initial_gamma assumes ranges linear in the pixel).
+    """
+    W, L = cfg.width, cfg.length
+    near, centre, far = geom.slant_range(np.array([0.0, (W - 1) / 2.0, W - 1.0]))
+    rps = (far - near) / (W - 1)
+    lt = 1.0 / SNAP_PRF
+    freq = 299792458.0 / cfg.wavelength_m
+    rows = [
+        ("title:", f"SYNTH_{date}"), ("sensor:", SNAP_SENSOR),
+        ("date:", f"{date[0:4]} {date[4:6]} {date[6:8]} 16 40 0.000000"),
+        ("start_time:", f"{60000.0:.6f}   s"), ("center_time:", f"{60000.0 + lt * (L - 1) / 2:.6f}   s"),
+        ("end_time:", f"{60000.0 + lt * (L - 1):.6f}   s"), ("azimuth_line_time:", f"{lt:.7e}   s"),
+        ("line_header_size:", "0"), ("range_samples:", f"{W}"), ("azimuth_lines:", f"{L}"),
+        ("range_looks:", "1"), ("azimuth_looks:", "1"), ("image_format:", "FCOMPLEX"),
+        ("image_geometry:", "SLANT_RANGE"), ("range_scale_factor:", "1.0000000e+00"),
+        ("azimuth_scale_factor:", "1.0000000e+00"), ("center_latitude:", f"{cfg.lat0:.7f}   degrees"),
+        ("center_longitude:", f"{cfg.lon0:.7f}   degrees"), ("heading:", f"{cfg.heading_deg:.7f}   degrees"),
+        ("range_pixel_spacing:", f"{rps:.6f}   m"), ("azimuth_pixel_spacing:", f"{cfg.pixel_m:.6f}   m"),
+        ("near_range_slc:", f"{near:.4f}  m"), ("center_range_slc:", f"{centre:.4f}  m"),
+        ("far_range_slc:", f"{far:.4f}  m"), ("incidence_angle:", f"{cfg.incidence_deg:.4f}   degrees"),
+        ("azimuth_deskew:", "ON"), ("azimuth_angle:", "90.0000   degrees"),
+        ("radar_frequency:", f"{freq:.10e}   Hz"), ("adc_sampling_rate:", "6.4345238e+07   Hz"),
+        ("chirp_bandwidth:", "5.6500000e+07   Hz"), ("prf:", f"{SNAP_PRF:.7f}   Hz"),
+        ("azimuth_proc_bandwidth:", "327.00000   Hz"), ("receiver_gain:", "0.0000   dB"),
+        ("calibration_gain:", "0.0000   dB"), ("sar_to_earth_center:", f"{geom.sat_radius:.4f}   m"),
+        ("earth_radius_below_sensor:", f"{cfg.earth_radius_m:.4f}   m"),
+        ("earth_semi_major_axis:", "6378137.0000   m"), ("earth_semi_minor_axis:", "6356752.3141   m"),
+    ]
+    return "Gamma Interferometric SAR Processor (ISP) - Image Parameter File\n\n" + \
+        "".join(f"{k:<27}{v}\n" for k, v in rows) + "\n"
+
+
+def base_text(c: float, n: float) -> str:
+    """GAMMA baseline file (``diff0/<master>_<slave>.base``), rates zero (azimuth-invariant)."""
+    z = 0.0
+    return (f"initial_baseline(TCN):  {z:16.7f}{c:16.7f}{n:16.7f}   m   m   m\n"
+            f"initial_baseline_rate:  {z:16.7f}{z:16.7f}{z:16.7f}   m/s m/s m/s\n"
+            f"precision_baseline(TCN):{z:16.7f}{z:16.7f}{z:16.7f}   m   m   m\n"
+            f"precision_baseline_rate:{z:16.7f}{z:16.7f}{z:16.7f}   m/s m/s m/s\n"
+            "unwrap_phase_constant:   0.00000     radians\n")
+
+
+def write_root_files_snap(out: Path, root: str, cfg, geom, acq, windows: list[PatchWindow]) -> None:
+    """The SNAP export's small files (.rslc.par, .base) and mt_prep_snap's root and patch files."""
+    dates, m, s = acq.date_strings, acq.master_index, acq.slave_index
+    md = dates[m]
+    (out / "rslc").mkdir(exist_ok=True)
+    (out / "diff0").mkdir(exist_ok=True)
+    _write_text(out / "rslc" / f"{md}.rslc.par", rslc_par_text(cfg, geom, md))
+    for k in s:
+        c, n = snap_tcn(geom, acq.bperp[k], acq.bpar[k])
+        _write_text(out / "diff0" / f"{md}_{dates[k]}.base", base_text(c, n))
+    _write_text(out / "processor.txt", "snap\n")
+    _write_text(out / "width.txt", f"{cfg.width}\n")
+    _write_text(out / "len.txt", f"{cfg.length}\n")
+    _write_text(out / "rsc.txt", f"{root}/rslc/{md}.rslc.par\n")
+    slcs = [f"{root}/rslc/{d}.rslc" for d in dates]                   # ls order = date order, master included
+    calamp = "".join(f"{p} {c:g}\n" for p, c in zip(slcs, acq.calconst))
+    _write_text(out / "calamp.in", "".join(p + "\n" for p in slcs))
+    _write_text(out / "calamp.out", calamp)
+    _write_text(out / "selpsc.in", f"{cfg.da_thresh:g}\n{cfg.width}\n" + calamp)
+    _write_text(out / "pscphase.in", f"{cfg.width}\n" + "".join(f"{root}/diff0/{md}_{dates[k]}.diff\n" for k in s))
+    _write_text(out / "psclonlat.in", f"{cfg.width}\n{root}/geo/{md}.lon\n{root}/geo/{md}.lat\n")
+    _write_text(out / "pscdem.in", f"{cfg.width}\n{root}/{SNAP_DEM}\n")
+    _write_text(out / "patch.list", "".join(w.name + "\n" for w in windows))     # mt_prep_snap: creation order
+    for w in windows:
+        d = out / w.name
+        d.mkdir(exist_ok=True)
+        _write_text(d / "patch.in", _lines(w.over, "%d"))
+        _write_text(d / "patch_noover.in", _lines(w.noover, "%d"))
+    write_parms(out / "parms.mat", _dt.datetime.strptime(dates[-1], "%Y%m%d") + _dt.timedelta(days=1),
+                insar_processor="snap")
+
+
+def write_parms(path: Path, created: _dt.datetime, insar_processor: str = "doris") -> None:
     """parms.mat as ps_parms_initial leaves it (MAT v5 via scipy), with a fixed creation date.
 
     ``Created`` (MATLAB ``date`` format) and the header text use ``created`` instead of the
@@ -83,7 +182,7 @@ def write_parms(path: Path, created: _dt.datetime) -> None:
 
     buf = io.BytesIO()
     sio.savemat(buf, {"Created": created.strftime("%d-%b-%Y"), "small_baseline_flag": "n",
-                      "insar_processor": "doris"}, do_compression=False, oned_as="column")
+                      "insar_processor": insar_processor}, do_compression=False, oned_as="column")
     data = bytearray(buf.getvalue())
     desc = f"MATLAB 5.0 MAT-file Platform: posix, Created on: {time.asctime(created.timetuple())}".encode()
     data[:116] = desc[:116].ljust(116, b"\0")
@@ -98,13 +197,16 @@ class PatchFiles:
 
     pscands.1.ph is ifg-major, so it is preallocated and each chunk's column k is written
     at offset (k * n_patch + offset) * 8.  Files are opened only while a chunk is written
-    (any number of patches works within the open-file limit).
+    (any number of patches works within the open-file limit).  ``order`` is the byte
+    order of .ph/.ll/.hgt ("<" DORIS, ">" SNAP); .ij.int is always big-endian.
     """
 
     KINDS = ("ij", "ij.int", "da", "ll", "hgt")
 
-    def __init__(self, out: Path, windows: list[PatchWindow], az: np.ndarray, rg: np.ndarray, n_ifg: int):
+    def __init__(self, out: Path, windows: list[PatchWindow], az: np.ndarray, rg: np.ndarray, n_ifg: int,
+                 order: str = "<"):
         self.out = out
+        self.order = order
         self.windows = windows
         self.n_ifg = n_ifg
         self.members = [w.contains(az, rg) for w in windows]     # (n,) bool per patch
@@ -133,14 +235,14 @@ class PatchFiles:
                 "ij": ("%d %d %d\n" * k % tuple(ij)).encode(),
                 "ij.int": np.stack([rg, az], 1).astype(">i4").tobytes(),
                 "da": ("%g\n" * k % tuple(cands.D_A[g].tolist())).encode(),
-                "ll": np.stack([cands.lon[g], cands.lat[g]], 1).astype("<f4").tobytes(),
-                "hgt": cands.hgt[g].astype("<f4").tobytes(),
+                "ll": np.stack([cands.lon[g], cands.lat[g]], 1).astype(self.order + "f4").tobytes(),
+                "hgt": cands.hgt[g].astype(self.order + "f4").tobytes(),
             }
             d = self.out / w.name
             for kind, b in data.items():
                 with open(d / f"pscands.1.{kind}", "ab") as fh:
                     fh.write(b)
-            vals = chunk.value[sel].astype("<c8")
+            vals = chunk.value[sel].astype(self.order + "c8")
             n_p = self.counts[p]
             with open(d / "pscands.1.ph", "r+b") as fh:
                 for j in range(self.n_ifg):
