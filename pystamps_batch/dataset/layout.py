@@ -19,6 +19,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import InputError
 from . import mtprep
 from . import snap as snapfmt
@@ -187,6 +189,33 @@ class Dataset:
         da = p.path / "pscands.1.da"
         if da.is_file():
             mtprep.read_numbers(da, expect=n, what="D_A values (one per candidate)")
+        self.validate_ij(p)
+
+    def validate_ij(self, p: Patch) -> None:
+        """pscands.1.ij: ids 1..n, pixels inside the patch window and the image, no repeats."""
+        f = p.path / "pscands.1.ij"
+        ij = mtprep.read_ij(f)
+        if ij.shape[0] == 0:
+            return
+        az, rg = ij[:, 1].astype(np.int64), ij[:, 2].astype(np.int64)
+        if self.width is not None and self.length is not None:
+            bad = np.flatnonzero((az >= self.length) | (rg >= self.width))
+            if bad.size:
+                k = int(bad[0])
+                raise InputError(f"{f}: line {k + 1}: pixel (az {az[k]}, rg {rg[k]}) is outside the "
+                                 f"{self.length} x {self.width} image")
+        if p.window is not None:
+            rg0, rg1, az0, az1 = p.window
+            bad = np.flatnonzero((az < az0 - 1) | (az > az1 - 1) | (rg < rg0 - 1) | (rg > rg1 - 1))
+            if bad.size:
+                k = int(bad[0])
+                raise InputError(f"{f}: line {k + 1}: pixel (az {az[k]}, rg {rg[k]}) is outside the patch "
+                                 f"window of patch.in (rg {rg0}-{rg1}, az {az0}-{az1}, 1-based)")
+        key = az * (int(rg.max()) + 1) + rg
+        uniq, first, counts = np.unique(key, return_index=True, return_counts=True)
+        if uniq.size != key.size:
+            k = int(np.sort(first[counts > 1])[0])
+            raise InputError(f"{f}: pixel (az {az[k]}, rg {rg[k]}) is listed more than once")
 
 
 def _natural_key(name: str):
