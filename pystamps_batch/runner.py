@@ -460,13 +460,18 @@ class Runner:
 
         With ``patches`` only those patches' units run and the merged stages do not
         (a Slurm array task processes one patch this way)."""
+        from .progress import Progress
+
         results: list[UnitResult] = []
         names = [p.name for p in self.ds.patches] if patches is None else patches
-        for i, name in enumerate(names, 1):
+        bar = Progress(len(names), "patches done") if len(names) > 1 and start <= 5 else None
+        for name in names:
             self.ds.patch(name)                       # InputError for an unknown patch
             results.extend(self.run_patch(name, start, end))
-            if len(names) > 1:
-                self.log(f"patches: {i}/{len(names)} done ({100 * i // len(names)}%)")
+            if bar:
+                bar.advance()
+        if bar:
+            bar.close()
         if patches is None:
             results.extend(self.run_merged(start, end, **merged_inputs(results)))
         return results

@@ -148,6 +148,25 @@ def _default_map(workers: int) -> Callable[[Callable[[int], Any], list[int]], li
     return run_all
 
 
+def _counting(fn: Callable[[int], Any], total: int, log: Callable[[str], None]) -> Callable[[int], Any]:
+    """``fn`` that logs progress (every 10 % of the interferograms), safe across threads."""
+    import threading
+
+    lock = threading.Lock()
+    state = {"done": 0, "last": -1}
+
+    def run(k: int) -> Any:
+        out = fn(k)
+        with lock:
+            state["done"] += 1
+            pct = 100 * state["done"] // max(1, total)
+            if pct // 10 > state["last"] // 10 or state["done"] == total:
+                state["last"] = pct
+                log(f"snaphu: {state['done']}/{total} interferograms unwrapped ({pct}%)")
+        return out
+    return run
+
+
 def _workers(kernels) -> int:
     rt = getattr(kernels, "runtime", None)
     return resolve_workers(int(getattr(rt, "cpu_workers", 0) or 0))
@@ -200,8 +219,10 @@ def run(inputs: dict, params, kernels, *, log: Callable[[str], None] | None = No
                             noise=st.dph_noise, labels=labels, exe=exe,
                             scratch_dir=None if scratch_dir is None else str(scratch_dir))
     fn = functools.partial(solve_ifg, problem=problem)
-    mapper = ifg_executor or _default_map(_workers(kernels))
-    results = list(mapper(fn, list(range(len(U)))))
+    if ifg_executor is None:
+        results = list(_default_map(_workers(kernels))(_counting(fn, len(U), log), list(range(len(U)))))
+    else:
+        results = list(ifg_executor(fn, list(range(len(U)))))
     node_uw = np.stack([r[0] for r in results], axis=1).astype(F32)
     msd_u = np.array([r[1] for r in results], dtype=np.float64)
 
