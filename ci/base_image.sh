@@ -44,6 +44,7 @@ if ! command -v debootstrap >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends debootstrap >/dev/null
 fi
 
+# shellcheck disable=SC2016  # $(REPO_URI) is apt's format string, not a shell expansion
 MIRROR=${PYSTAMPS_DEBIAN_MIRROR:-$(apt-get indextargets --format '$(REPO_URI)' \
     "Codename: $SUITE" 'Identifier: Packages' 2>/dev/null | grep -v security | sort -u | head -n 1)}
 MIRROR=${MIRROR:-http://deb.debian.org/debian/}

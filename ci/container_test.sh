@@ -19,8 +19,9 @@
 #              sections, its %test body run inside the Docker image as an arbitrary uid
 #   golden     a copy of $PYSTAMPS_GOLDEN/multi-2x2/input processed in the container, verified
 #              against .../stamps with --profile scientific --through-stage END
-#   sif        (not in "all") assemble pystamps.sif without apptainer: docker export ->
-#              mksquashfs -> siftool (Debian squashfs-tools + siftool, installed if missing)
+#   sif        (not in "all") assemble a SIF without apptainer ($PYSTAMPS_SIF, default
+#              <scratch>/pystamps.sif): docker export -> mksquashfs -> siftool (Debian
+#              squashfs-tools + siftool, installed if missing); for inspection, not a signed build
 #   all        build smoke synth mpi [mpi-run] apptainer golden
 #
 # Environment (all optional):
@@ -34,7 +35,8 @@
 #   PYSTAMPS_CONTAINER_WORK      scratch (default .ci-tmp/container; datasets are recreated)
 #   PYSTAMPS_CONTAINER_SYNTH     synth options (default: 600x600, 2x2 patches, 6000 cand., 12 ifgs)
 #   PYSTAMPS_CONTAINER_MPI_RUN   1: include mpi-run in "all"
-#   PYSTAMPS_CONTAINER_KEEP      1: keep the datasets under the scratch folder
+#   PYSTAMPS_CONTAINER_KEEP      1: keep the datasets under the scratch folder (always kept when
+#                                a check failed)
 # Exit status: 0 all passed; 1 a check failed; 3 a run stopped at a stage this version does not
 # implement yet (the message names it and the END that would pass).
 set -euo pipefail
@@ -178,6 +180,7 @@ check_smoke() {
     grep -q 'native extension: loaded' <<<"$out" || die "native extension not loaded in the image"
     drun --entrypoint pystamps-native -- --version
     # No compilers, package managers' caches, pip or the build CA in the runtime image.
+    # shellcheck disable=SC2016  # expanded by the container's sh
     drun --entrypoint sh -- -c '
         set -u; bad=0
         for c in cc gcc g++ rustc cargo pip pip3 maturin; do
@@ -312,7 +315,7 @@ mode_golden() {
 }
 
 build_sif() {
-    local d="$WORK/sif" cid off
+    local d="$WORK/sif" cid sif=${PYSTAMPS_SIF:-$WORK/pystamps.sif}
     for t in mksquashfs:squashfs-tools siftool:siftool; do
         if ! command -v "${t%%:*}" >/dev/null 2>&1; then
             [ "$(id -u)" = 0 ] || die "${t%%:*} missing (apt-get install ${t#*:})"
@@ -324,9 +327,10 @@ build_sif() {
     docker export "$cid" | tar -C "$d/rootfs" -x
     docker rm "$cid" >/dev/null
     # What `apptainer build` adds from the Docker config: the environment and the run/test scripts.
-    mkdir -p "$d/rootfs/.singularity.d/env" "$d/rootfs/.singularity.d/actions"
+    mkdir -p "$d/rootfs/.singularity.d/env"
     docker image inspect -f '{{range .Config.Env}}{{printf "export %q\n" .}}{{end}}' "$IMAGE" \
         >"$d/rootfs/.singularity.d/env/10-docker2singularity.sh"
+    docker image inspect -f '{{json .Config.Labels}}' "$IMAGE" >"$d/rootfs/.singularity.d/labels.json"
     { echo '#!/bin/sh'; def_section environment; } >"$d/rootfs/.singularity.d/env/90-environment.sh"
     { echo '#!/bin/sh'; def_section runscript; } >"$d/rootfs/.singularity.d/runscript"
     { echo '#!/bin/sh'; def_section test; } >"$d/rootfs/.singularity.d/test"
@@ -334,14 +338,14 @@ build_sif() {
         "$d/rootfs/.singularity.d/env/"*.sh
     ln -sfn .singularity.d/runscript "$d/rootfs/singularity"
     cp "$ROOT/Apptainer.def" "$d/rootfs/.singularity.d/Singularity"
-    rm -f "$d/rootfs.squashfs" "$ROOT/pystamps.sif"
+    rm -f "$d/rootfs.squashfs" "$sif"
     mksquashfs "$d/rootfs" "$d/rootfs.squashfs" -noappend -all-root -comp gzip -quiet >/dev/null
-    siftool new "$ROOT/pystamps.sif"
-    siftool add --datatype 1 "$ROOT/pystamps.sif" "$ROOT/Apptainer.def"
-    siftool add --datatype 4 --parttype 2 --partfs 1 --partarch 2 "$ROOT/pystamps.sif" "$d/rootfs.squashfs"
-    siftool list "$ROOT/pystamps.sif"
+    siftool new "$sif"
+    siftool add --datatype 1 "$sif" "$ROOT/Apptainer.def"
+    siftool add --datatype 4 --parttype 2 --partfs 1 --partarch 2 "$sif" "$d/rootfs.squashfs"
+    siftool list "$sif"
     rm -rf "$d"
-    log "SIF: $ROOT/pystamps.sif ($(stat -c %s "$ROOT/pystamps.sif") bytes; not built by apptainer: for inspection)"
+    log "SIF: $sif ($(stat -c %s "$sif") bytes; not built by apptainer: for inspection)"
 }
 mode_sif() { timed "assemble SIF (no apptainer)" build_sif || return $?; }
 
@@ -364,8 +368,10 @@ finish() {
         log "NOT IMPLEMENTED in this version: stage(s) $(sort -u "$WORK/not-implemented" | tr '\n' ' ')- the runs stopped there"
     fi
     rm -f "$WORK/not-implemented"
-    if [ "${PYSTAMPS_CONTAINER_KEEP:-0}" != 1 ]; then
+    if [ "${PYSTAMPS_CONTAINER_KEEP:-0}" != 1 ] && [ "$STATUS" -eq 0 ]; then
         rm -rf "$WORK/synth" "$WORK/golden" "$WORK/context" 2>/dev/null || true
+    elif [ "$STATUS" -ne 0 ]; then
+        log "datasets and logs kept for inspection under $WORK"
     fi
     print_timings
     SIZE_BYTES=$(docker image inspect -f '{{.Size}}' "$IMAGE" 2>/dev/null || true)
