@@ -306,7 +306,7 @@ def test_base_image_name_comes_from_the_dockerfile():
 
 
 def test_containers_doc():
-    doc = (REPO / "docs" / "containers.md").read_text()
+    doc = (REPO / "README.md").read_text()
     for needle in ("docker run", "apptainer run pystamps.sif run --dataset", "srun --mpi=pmi2",
                    "MPI4PY_LIBMPI", "mpiexec", "snaphu", "non-commercial", "--user"):
-        assert needle in doc, f"docs/containers.md lacks {needle!r}"
+        assert needle in doc, f"README.md (Containers) lacks {needle!r}"
