@@ -25,11 +25,13 @@ echo "slurm_test: sbatch --wait slurm/run.sh (2 MPI tasks)"
 (cd "$WORK" && DATASET="$WORK/mpi" PYSTAMPS_BIN="$PYSTAMPS" sbatch --wait --ntasks=2 \
     --output="$WORK/run-%j.out" "$REPO/slurm/run.sh")
 grep -q "completed" "$WORK"/run-*.out
-"$PYSTAMPS" verify --run "$WORK/mpi" --golden "$WORK/ref" --profile strict | head -1
+"$PYSTAMPS" verify --run "$WORK/mpi" --golden "$WORK/ref" --profile strict > "$WORK/verify-mpi.txt"
+head -1 "$WORK/verify-mpi.txt"
 
 echo "slurm_test: slurm/array.sh (array of 4 patch tasks + afterok merged job)"
 WAIT=1 PYSTAMPS_BIN="$PYSTAMPS" bash slurm/array.sh "$WORK/array" 1 8
-"$PYSTAMPS" verify --run "$WORK/array" --golden "$WORK/ref" --profile strict | head -1
+"$PYSTAMPS" verify --run "$WORK/array" --golden "$WORK/ref" --profile strict > "$WORK/verify-array.txt"
+head -1 "$WORK/verify-array.txt"
 n_logs=$(ls "$WORK/array/slurm-logs" | grep -c '^patch-')
 [[ "$n_logs" == 4 ]] || { echo "slurm_test: expected 4 array task logs, got $n_logs" >&2; exit 1; }
 echo "slurm_test: OK in $(( SECONDS - t0 )) s"
