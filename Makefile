@@ -27,5 +27,14 @@ test-rust:
 test-python: install
 	$(BIN)/python -m pytest -q tests
 
+# `make bench [BENCH_SIZE=small|large] [BENCH_ARGS=--json]`: python vs native kernels, the
+# stage chains (generated dataset, golden multi-2x2; large: the 1M x 60 x 16 dataset) and
+# the Rust-only kernel timings of the pystamps-native CLI.  See BENCHMARKS.md.
+BENCH_SIZE ?= small
+BENCH_ARGS ?=
+bench: install
+	$(BIN)/pystamps bench --size $(BENCH_SIZE) $(BENCH_ARGS)
+	cargo run --quiet --release -p pystamps-native -- bench --size $(BENCH_SIZE)
+
 clean:
 	rm -rf $(VENV) target demo-out .pytest_cache

@@ -104,6 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
     _plot.add_arguments(pl)
     pr = sub.add_parser("prep", help="prepare a StaMPS dataset root from a processor export (SNAP)")
     _prep.add_arguments(pr)
+    from . import bench as _bench
+
+    be = sub.add_parser("bench", help="python vs native kernels and stage chains, side by side (see BENCHMARKS.md)",
+                        description="Python kernels against native kernels on the same inputs, then the stage chains "
+                                    "with each backend; prints the speed-ups and the targets they meet or miss.")
+    _bench.add_arguments(be)
 
     de = sub.add_parser("demo", help="generate a small synthetic scene, run the pipeline, print a summary")
     de.add_argument("--out", default="demo-out", metavar="DIR", help="working folder (default ./demo-out)")
@@ -315,6 +321,7 @@ COMMANDS = {
     "status": cmd_status, "run": cmd_run, "verify": cmd_verify, "score": cmd_score,
     "describe-backends": cmd_describe_backends, "synth": cmd_synth, "demo": cmd_demo,
     "export": _lazy("export"), "plot": _lazy("plot"), "prep": _lazy("prep.cli"),
+    "bench": _lazy("bench"),
 }
 
 

@@ -34,7 +34,7 @@ def ds(tmp_path_factory, tmp_path):
 
 
 @pytest.mark.parametrize("cmd", [[], ["status"], ["run"], ["verify"], ["score"], ["describe-backends"],
-                                 ["synth"], ["demo"]])
+                                 ["synth"], ["demo"], ["export"], ["plot"], ["prep"], ["bench"]])
 def test_help_everywhere(cmd):
     r = run(*cmd, "--help")
     assert r.returncode == 0 and "usage: pystamps" in r.stdout

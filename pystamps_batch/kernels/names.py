@@ -12,4 +12,6 @@ KERNEL_NAMES: tuple[str, ...] = (
     # added after profiling (issue 5): where stages 2 and 3 spend their time
     "stage2_clap_filter",
     "stage3_clap_filt_patch",
+    "stage2_random_phase_coh",
+    "stage3_patch_phase",
 )

@@ -107,3 +107,25 @@ def edge_highpass(ph: np.ndarray, edges: np.ndarray, day: np.ndarray, time_win: 
     d = np.asarray(day, dtype=np.float64).ravel()
     return _native.edge_highpass(p, e, d, float(time_win), None if master_pos is None else int(master_pos),
                                  resolve_workers(threads))
+
+
+def random_phase_coh(bperp: np.ndarray, n_trial_wraps: float, n_rand: int, seed: int, *,
+                     threads: int = 0) -> np.ndarray:
+    """``stage2_random_phase_coh`` (see :mod:`pystamps_batch.kernels.random_phase`): (n_rand,) f64."""
+    b = np.ascontiguousarray(np.asarray(bperp, dtype=np.float64).ravel())
+    return _native.random_phase_coh(b, float(n_trial_wraps), int(n_rand), int(seed), resolve_workers(threads))
+
+
+def patch_phase(ph_grid: np.ndarray, cells: np.ndarray, win: int, osf: int, alpha: float, beta: float,
+                low_pass: np.ndarray, *, threads: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``stage3_patch_phase`` (see :mod:`pystamps_batch.kernels.patch_phase`): (P2 (n_c, M) c64, fits (n_c,) bool)."""
+    g = np.asarray(ph_grid)
+    if g.ndim == 2:
+        g = g[:, :, None]
+    c = np.asarray(cells, dtype=np.int64).reshape(-1, 2)
+    lp = np.asarray(low_pass, dtype=np.float32)
+    try:
+        return _native.patch_phase(g.astype(np.complex64, copy=False), c, int(win), int(osf), float(alpha),
+                                   float(beta), lp, resolve_workers(threads))
+    except ValueError as exc:
+        raise ValueError(str(exc)) from None

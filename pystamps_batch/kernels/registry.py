@@ -23,6 +23,12 @@ Kernel contracts (all arrays NumPy; n pixels, M interferograms, E arcs):
     Step-2 CLAP of a grid stack (spec C.2.4), see :mod:`pystamps_batch.filters.clap`.
 ``stage3_clap_filt_patch(blocks, alpha, beta, low_pass) -> blocks``
     Step-3 CLAP of (..., P, P) blocks (spec C.3 step 6), in the blocks' precision.
+``stage2_random_phase_coh(bperp, n_trial_wraps, n_rand, seed) -> (n_rand,) float64``
+    Coherence of the simulated random-phase pixels of spec C.2.1 (the draws of
+    ``rand('state', seed)``), see :mod:`pystamps_batch.kernels.random_phase`.
+``stage3_patch_phase(ph_grid, cells, win, osf, alpha, beta, low_pass) -> (P2, fits)``
+    Step-3 patch phase of unique cells (window, own cell zeroed, CLAP, value at the
+    cell), see :mod:`pystamps_batch.kernels.patch_phase`.
 ``stage4_edge_stats(...)``, ``stage7_scla(...)``, ``stage8_edge_noise(...)``
     See the python implementations' docstrings.
 
@@ -56,6 +62,8 @@ PYTHON_IMPL: dict[str, str] = {
     "stage8_edge_noise": "pystamps_batch.kernels.scn:edge_highpass",
     "stage2_clap_filter": "pystamps_batch.filters.clap:clap_filt_stack",
     "stage3_clap_filt_patch": "pystamps_batch.filters.clap:clap_filt_patch",
+    "stage2_random_phase_coh": "pystamps_batch.kernels.random_phase:random_phase_coh",
+    "stage3_patch_phase": "pystamps_batch.kernels.patch_phase:patch_phase",
 }
 
 #: Native implementations: thin adapters in ``kernels/native.py`` over ``pystamps_batch._native``.
@@ -70,6 +78,8 @@ NATIVE_IMPL: dict[str, str] = {
     "stage4_edge_stats": "pystamps_batch.kernels.native:edge_stats",
     "stage7_scla": "pystamps_batch.kernels.native:scla_fit",
     "stage8_edge_noise": "pystamps_batch.kernels.native:edge_highpass",
+    "stage2_random_phase_coh": "pystamps_batch.kernels.native:random_phase_coh",
+    "stage3_patch_phase": "pystamps_batch.kernels.native:patch_phase",
 }
 
 

@@ -19,8 +19,6 @@ N_RAND = 300000
 RAND_SEED = 2005
 #: Bins 1..LOW_BINS (gamma < 0.31) scale the random histogram to the data.
 LOW_BINS = 31
-#: Simulations per kernel call (bounds the temporaries of the topofit kernel).
-_RAND_CHUNK = 50000
 
 
 def random_draws(n_rand: int, m: int, seed: int = RAND_SEED) -> np.ndarray:
@@ -37,17 +35,14 @@ def random_phase_reference(bperp: np.ndarray, n_trial_wraps: float, kernels, *,
                            n_rand: int = N_RAND, seed: int = RAND_SEED) -> tuple[np.ndarray, int]:
     """Histogram of topofit coherence of random phases (spec C.2.1).
 
-    ``bperp``: (M,) mean perpendicular baselines (m), master removed. Runs the double-precision
-    kernel ``stage2_topofit_coh_row_invariant`` on ``exp(2 pi i U)``, U ~ uniform (n_rand, M).
+    ``bperp``: (M,) mean perpendicular baselines (m), master removed. Kernel
+    ``stage2_random_phase_coh``: the double-precision coherence-only topofit of
+    ``exp(2 pi i U)``, U the ``rand('state', seed)`` draws (n_rand, M) of :func:`random_draws`.
     Returns ``(Nr, Nr_max_nz_ix)``: Nr (100,) float64 counts over :data:`COH_BINS` and the
     **1-based** index of the last non-empty bin (0 if all empty).
     """
     bperp = np.asarray(bperp, dtype=np.float64).ravel()
-    draws = random_draws(n_rand, bperp.size, seed)
-    coh = np.empty(draws.shape[0])
-    for s in range(0, draws.shape[0], _RAND_CHUNK):
-        z = np.exp(1j * (2.0 * np.pi) * draws[s:s + _RAND_CHUNK])
-        coh[s:s + _RAND_CHUNK] = kernels.call("stage2_topofit_coh_row_invariant", z, bperp, n_trial_wraps)
+    coh = kernels.call("stage2_random_phase_coh", bperp, n_trial_wraps, int(n_rand), int(seed))
     nr = np.asarray(kernels.call("stage2_histogram", coh, COH_BINS), dtype=np.float64)
     nz = np.flatnonzero(nr)
     return nr, int(nz[-1] + 1) if nz.size else 0

@@ -272,9 +272,8 @@ def reestimate(ph: np.ndarray, bperp_mat: np.ndarray, cells: np.ndarray, pm1, if
     ucells, inv = np.unique(cells, axis=0, return_inverse=True)
     inv = inv.ravel()
     with sfft.set_workers(_fft_workers(kernels)):
-        P2u, fits = reestimated_patch_phase(ph_grid, ucells, win, osf, float(params["clap_alpha"]),
-                                            float(params["clap_beta"]), np.asarray(pm1["low_pass"]),
-                                            kernels.get("stage3_clap_filt_patch"))
+        P2u, fits = kernels.call("stage3_patch_phase", ph_grid, ucells, win, osf, float(params["clap_alpha"]),
+                                 float(params["clap_beta"]), np.asarray(pm1["low_pass"]))
     if not fits.all():
         n_i, n_j = ph_grid.shape[:2]
         log(f"ps_select: WARNING grid {n_i} x {n_j} cells is narrower than the {win}-cell window "

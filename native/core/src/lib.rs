@@ -4,10 +4,18 @@
 //! arrays. Parallelism uses rayon inside a pool sized by the caller ([`pool`]).
 //! The PyO3 crate (`native/python`) only converts arrays and releases the GIL.
 
+#[macro_use]
+pub mod simd;
 pub mod clap;
 pub mod gridding;
 pub mod histogram;
+pub mod mt19937;
+pub mod num;
 pub mod pool;
+pub mod scla;
+pub mod scn;
 pub mod topofit;
+pub mod vmath;
+pub mod weed_noise;
 
 pub use num_complex::{Complex32, Complex64};

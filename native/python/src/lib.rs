@@ -22,9 +22,14 @@ fn hist_centres<'py>(
     centres: PyReadonlyArray1<'py, f64>,
     threads: usize,
 ) -> Bound<'py, PyArray1<f64>> {
-    let v = values.as_array().to_vec();
     let c = centres.as_array().to_vec();
-    let out = py.allow_threads(|| pystamps_core::histogram::hist_centres(&v, &c, threads));
+    let out = match values.as_slice() {
+        Ok(v) => py.allow_threads(|| pystamps_core::histogram::hist_centres(v, &c, threads)),
+        Err(_) => {
+            let v = values.as_array().to_vec();
+            py.allow_threads(|| pystamps_core::histogram::hist_centres(&v, &c, threads))
+        }
+    };
     out.into_pyarray(py)
 }
 
@@ -100,6 +105,43 @@ fn topofit_coh_f64<'py>(
     Ok(g.into_pyarray(py))
 }
 
+/// Coherence of `n_rand` simulated random-phase pixels (`rand('state', seed)`), f64.
+#[pyfunction]
+#[pyo3(signature = (bperp, n_trial_wraps, n_rand, seed, threads = 0))]
+fn random_phase_coh<'py>(
+    py: Python<'py>,
+    bperp: PyReadonlyArray1<'py, f64>,
+    n_trial_wraps: f64,
+    n_rand: usize,
+    seed: u32,
+    threads: usize,
+) -> Bound<'py, PyArray1<f64>> {
+    let b = bperp.as_array().to_vec();
+    let g = py.allow_threads(|| topofit::random_phase_coh(&b, n_trial_wraps, n_rand, seed, threads));
+    g.into_pyarray(py)
+}
+
+/// Peak complex multiply-add rate (CMAC/s, all threads) of the topofit inner loop in L1.
+#[pyfunction]
+#[pyo3(signature = (m, n_trials, threads = 0))]
+fn bench_peak_cmac(py: Python<'_>, m: usize, n_trials: usize, threads: usize) -> f64 {
+    py.allow_threads(|| topofit::peak_cmac_rate(m, n_trials, threads))
+}
+
+/// Rate (CMAC/s) of the topofit periodogram alone over `ph` with the shared basis of `bperp`.
+#[pyfunction]
+#[pyo3(signature = (ph, bperp, n_trial_wraps, threads = 0))]
+fn bench_trial_search_rate<'py>(
+    py: Python<'py>,
+    ph: PyReadonlyArray2<'py, Complex32>,
+    bperp: PyReadonlyArray1<'py, f32>,
+    n_trial_wraps: f64,
+    threads: usize,
+) -> f64 {
+    let (z, b) = (ph.as_array(), bperp.as_array());
+    py.allow_threads(|| topofit::trial_search_rate(z, b, n_trial_wraps, threads))
+}
+
 /// Weighted gridding: sum rows of `values` (n x M complex64) into `n_cells` cells.
 #[pyfunction]
 #[pyo3(signature = (values, cell, n_cells, threads = 0))]
@@ -163,8 +205,94 @@ macro_rules! clap_fns {
     };
 }
 
+/// Step-3 patch phase of unique 1-based cells: (P2 (n_c x M) complex64, fits (n_c,) bool).
+#[pyfunction]
+#[pyo3(signature = (grid, cells, win, osf, alpha, beta, low_pass, threads = 0))]
+#[allow(clippy::too_many_arguments)]
+fn patch_phase<'py>(
+    py: Python<'py>,
+    grid: PyReadonlyArray3<'py, Complex32>,
+    cells: PyReadonlyArray2<'py, i64>,
+    win: usize,
+    osf: usize,
+    alpha: f32,
+    beta: f32,
+    low_pass: PyReadonlyArray2<'py, f32>,
+    threads: usize,
+) -> PyResult<(Bound<'py, PyArray2<Complex32>>, Bound<'py, PyArray1<bool>>)> {
+    let (g, c, lp) = (grid.as_array(), cells.as_array(), low_pass.as_array());
+    let (p2, fits) = py
+        .allow_threads(|| pystamps_core::clap::patch_phase(g, c, win, osf, alpha, beta, lp, threads))
+        .map_err(PyValueError::new_err)?;
+    Ok((p2.into_pyarray(py), fits.into_pyarray(py)))
+}
+
 clap_fns!(clap_filt_stack_f64, clap_filt_patch_f64, f64);
 clap_fns!(clap_filt_stack_f32, clap_filt_patch_f32, f32);
+
+/// Arc noise std and max of ps_weed (`stage4_edge_stats`).
+#[pyfunction]
+#[pyo3(signature = (ph_unit, edges, day, bperp, time_win, threads = 0))]
+fn edge_stats<'py>(
+    py: Python<'py>,
+    ph_unit: PyReadonlyArray2<'py, Complex32>,
+    edges: PyReadonlyArray2<'py, i64>,
+    day: PyReadonlyArray1<'py, f64>,
+    bperp: PyReadonlyArray1<'py, f64>,
+    time_win: f64,
+    threads: usize,
+) -> PyResult<(Bound<'py, PyArray1<f32>>, Bound<'py, PyArray1<f32>>)> {
+    let (z, e, d, b) = (ph_unit.as_array(), edges.as_array(), day.as_array(), bperp.as_array());
+    let (s, m) = py
+        .allow_threads(|| pystamps_core::weed_noise::edge_stats(z, e, d, b, time_win, threads))
+        .map_err(PyValueError::new_err)?;
+    Ok((s.into_pyarray(py), m.into_pyarray(py)))
+}
+
+/// Temporal high-pass of arc phase differences (`stage8_edge_noise`).
+#[pyfunction]
+#[pyo3(signature = (ph, edges, day, time_win, master_pos = None, threads = 0))]
+fn edge_highpass<'py>(
+    py: Python<'py>,
+    ph: PyReadonlyArray2<'py, f32>,
+    edges: PyReadonlyArray2<'py, i64>,
+    day: PyReadonlyArray1<'py, f64>,
+    time_win: f64,
+    master_pos: Option<usize>,
+    threads: usize,
+) -> PyResult<Bound<'py, PyArray2<f32>>> {
+    let (p, e, d) = (ph.as_array(), edges.as_array(), day.as_array());
+    let out = py
+        .allow_threads(|| pystamps_core::scn::edge_highpass(p, e, d, time_win, master_pos, threads))
+        .map_err(PyValueError::new_err)?;
+    Ok(out.into_pyarray(py))
+}
+
+/// Per-pixel SCLA least squares (`stage7_scla`): (K f64, C f32).
+#[pyfunction]
+#[pyo3(signature = (ph_uw, bperp, day, master_pos, ifg_std, l1, master_day, threads = 0))]
+#[allow(clippy::too_many_arguments)]
+fn scla_fit<'py>(
+    py: Python<'py>,
+    ph_uw: PyReadonlyArray2<'py, f32>,
+    bperp: PyReadonlyArray2<'py, f32>,
+    day: PyReadonlyArray1<'py, f64>,
+    master_pos: Option<usize>,
+    ifg_std: Option<PyReadonlyArray1<'py, f64>>,
+    l1: bool,
+    master_day: f64,
+    threads: usize,
+) -> PyResult<(Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<f32>>)> {
+    let (p, b, d) = (ph_uw.as_array(), bperp.as_array(), day.as_array());
+    let std: Option<Vec<f64>> = ifg_std.map(|s| s.as_array().to_vec());
+    let (k, c) = py
+        .allow_threads(|| {
+            let opt = pystamps_core::scla::SclaOptions { master_pos, ifg_std: std.as_deref(), l1, master_day };
+            pystamps_core::scla::scla_fit(p, b, d, &opt, threads)
+        })
+        .map_err(PyValueError::new_err)?;
+    Ok((k.into_pyarray(py), c.into_pyarray(py)))
+}
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -174,9 +302,16 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(topofit_row_f32, m)?)?;
     m.add_function(wrap_pyfunction!(topofit_coh_f64, m)?)?;
     m.add_function(wrap_pyfunction!(grid_accumulate, m)?)?;
+    m.add_function(wrap_pyfunction!(random_phase_coh, m)?)?;
+    m.add_function(wrap_pyfunction!(bench_peak_cmac, m)?)?;
+    m.add_function(wrap_pyfunction!(bench_trial_search_rate, m)?)?;
     m.add_function(wrap_pyfunction!(clap_filt_stack_f64, m)?)?;
     m.add_function(wrap_pyfunction!(clap_filt_stack_f32, m)?)?;
     m.add_function(wrap_pyfunction!(clap_filt_patch_f64, m)?)?;
     m.add_function(wrap_pyfunction!(clap_filt_patch_f32, m)?)?;
+    m.add_function(wrap_pyfunction!(patch_phase, m)?)?;
+    m.add_function(wrap_pyfunction!(edge_stats, m)?)?;
+    m.add_function(wrap_pyfunction!(edge_highpass, m)?)?;
+    m.add_function(wrap_pyfunction!(scla_fit, m)?)?;
     Ok(())
 }
