@@ -67,8 +67,9 @@ COPY Cargo.toml Cargo.lock pyproject.toml ./
 COPY native/core/Cargo.toml native/core/
 COPY native/python/Cargo.toml native/python/
 COPY native/cli/Cargo.toml native/cli/
-RUN mkdir -p native/core/src native/python/src native/cli/src pystamps_batch \
- && : >native/core/src/lib.rs && : >native/python/src/lib.rs \
+COPY native/io/Cargo.toml native/io/
+RUN mkdir -p native/core/src native/python/src native/cli/src native/io/src pystamps_batch \
+ && : >native/core/src/lib.rs && : >native/python/src/lib.rs && : >native/io/src/lib.rs \
  && echo 'fn main() {}' >native/cli/src/main.rs \
  && : >pystamps_batch/__init__.py && : >README.md \
  && /opt/build/bin/maturin build --release --locked --strip --out /tmp/warm \

@@ -16,6 +16,7 @@ printf 'runtime:\n  backend: %s\n  stage2_kernel_backend: %s\n  cpu_workers: 1\n
     --rg-overlap 50 --az-overlap 50 --n-cand 24000 --n-ifg 16 --seed 21 >/dev/null
 cp -r "$W/src" "$W/one"; cp -r "$W/src" "$W/many"
 now() { date +%s.%N; }
+load0="$(cut -d' ' -f1-3 /proc/loadavg)"
 t=$(now)
 "$BIN/mpiexec" -n 1 "$BIN/pystamps" --config "$W/one-thread.yaml" run --mpi --dataset "$W/one" \
     --start-step 1 --end-step "$END" --json > "$W/one.json" 2>/dev/null
@@ -24,7 +25,7 @@ t=$(now)
 "$BIN/mpiexec" -n "$RANKS" "$BIN/pystamps" --config "$W/one-thread.yaml" run --dataset "$W/many" \
     --start-step 1 --end-step "$END" --json > "$W/many.json" 2>/dev/null
 tn=$("$BIN/python" -c "print(round($(now) - $t, 1))")
-echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg), backend ${BACKEND:-auto}"
+echo "load average at start: $load0, backend ${BACKEND:-auto}, $(getconf _NPROCESSORS_ONLN) cores"
 echo "stages 1-$END, 16 patches: 1 rank ${t1} s, $RANKS ranks ${tn} s, throughput ratio $("$BIN/python" -c "print(round($t1 / $tn, 2))")"
 "$BIN/pystamps" verify --run "$W/many" --golden "$W/one" --profile strict --through-stage "$END" > "$W/verify.txt"
 head -1 "$W/verify.txt"

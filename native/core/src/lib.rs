@@ -6,6 +6,7 @@
 
 #[macro_use]
 pub mod simd;
+pub mod stages;
 pub mod clap;
 pub mod gridding;
 pub mod histogram;

@@ -294,9 +294,16 @@ fn scla_fit<'py>(
     Ok((k.into_pyarray(py), c.into_pyarray(py)))
 }
 
+mod stage_gamma;
+mod stage_select;
+mod stage_weed;
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    stage_gamma::register(m)?;
+    stage_select::register(m)?;
+    stage_weed::register(m)?;
     m.add_function(wrap_pyfunction!(hist_centres, m)?)?;
     m.add_function(wrap_pyfunction!(topofit_f32, m)?)?;
     m.add_function(wrap_pyfunction!(topofit_row_f32, m)?)?;

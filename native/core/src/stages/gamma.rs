@@ -1,0 +1,1 @@
+//! Stage module `gamma` (work in progress).

@@ -1,0 +1,1 @@
+//! Stage module `select` (work in progress).

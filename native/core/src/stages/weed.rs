@@ -1,0 +1,1 @@
+//! Stage module `weed` (work in progress).

@@ -1,0 +1,1 @@
+//! `markers` (work in progress).
