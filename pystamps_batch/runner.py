@@ -273,7 +273,7 @@ class Runner:
         t0 = time.perf_counter()
         det: dict[str, Any] = {"label": u.label, "function": u.spec.name}
         say = (lambda m, _u=u: self.log(f"[{_u.target} {_u.label}] {m}"))
-        started = False
+        started = publishing = False
         self._remove_stale_temporaries(u.folder)
         try:
             n = (u.patch.n_cand or 0) if u.patch is not None else sum(p.n_cand or 0 for p in self.ds.patches)
@@ -290,6 +290,7 @@ class Runner:
             if removed:
                 det["removed"] = removed
                 say(f"removed {len(removed)} later-stage file(s) that depended on it")
+            publishing = True
             written = self.publish(u, outputs)
             markers.write_done(u.folder, u.label, function=u.spec.name,
                                outputs=[mat_path(u.folder, n) for n in outputs],
@@ -312,8 +313,10 @@ class Runner:
                 raise
             det["error"] = f"internal error in stage {u.label}: {type(exc).__name__}: {exc}"
             status = FAILED
-        if status == FAILED and started:
+        if status == FAILED and started and not publishing:
             markers.running_path(u.folder, u.label).unlink(missing_ok=True)   # old state stays valid
+        # a failure while publishing may leave some artifacts new and some old: the .running
+        # marker stays, so status and the next run see the stage as interrupted and redo it
         return UnitResult(u.spec.stage, u.spec.scope, u.target, status, round(time.perf_counter() - t0, 3), det)
 
     @staticmethod
