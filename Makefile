@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-python test-rust bench clean
+.PHONY: install demo test test-python test-rust bench clean native-full-chain-verify
 
 $(STAMP): pyproject.toml Cargo.toml Cargo.lock $(wildcard native/*/Cargo.toml native/*/src/*.rs)
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,7 @@ demo: install
 test: install test-rust test-python
 
 test-rust:
-	cargo test --quiet --release -p pystamps-core -p pystamps-native
+	cargo test --quiet --release -p pystamps-core -p pystamps-io -p pystamps-native
 
 test-python: install
 	$(BIN)/python -m pytest -q tests
@@ -35,6 +35,38 @@ BENCH_ARGS ?=
 bench: install
 	$(BIN)/pystamps bench --size $(BENCH_SIZE) $(BENCH_ARGS)
 	cargo run --quiet --release -p pystamps-native -- bench --size $(BENCH_SIZE)
+
+# `make native-full-chain-verify`: the standalone runner (pystamps-native run --native-only)
+# against the Python driver on a synthetic multi-patch dataset (strict verify), then on a
+# copy of each golden input against StaMPS (stage 1 strict, later stages scientific).
+# NATIVE_END_STEP is the last stage the native runner implements (stages 1-4 today).
+NATIVE_END_STEP ?= 4
+NFCV_DIR ?= $(CURDIR)/target/native-full-chain-verify
+GOLDEN ?= $(CURDIR)/../shared/golden
+native-full-chain-verify: install
+	cargo build --release -p pystamps-native
+	rm -rf $(NFCV_DIR) && mkdir -p $(NFCV_DIR)
+	$(BIN)/pystamps synth --out $(NFCV_DIR)/py --width 600 --length 600 --rg-patches 2 --az-patches 2 \
+		--n-cand 3200 --n-ifg 10 --seed 7 > /dev/null
+	cp -r $(NFCV_DIR)/py $(NFCV_DIR)/rs
+	$(BIN)/pystamps run --no-mpi --dataset $(NFCV_DIR)/py --start-step 1 --end-step $(NATIVE_END_STEP)
+	target/release/pystamps-native run --native-only --dataset $(NFCV_DIR)/rs --start-step 1 \
+		--end-step $(NATIVE_END_STEP) --backend native --stage2-kernel-backend native --cpu-workers 0 \
+		--stage2-native-threads 0
+	$(BIN)/pystamps verify --run $(NFCV_DIR)/rs --golden $(NFCV_DIR)/py --profile strict \
+		--through-stage $(NATIVE_END_STEP)
+	@for g in small-1patch multi-2x2 dense-1patch snap-1patch; do \
+		if [ ! -d $(GOLDEN)/$$g/input ]; then echo "golden $$g not found under $(GOLDEN): skipped"; continue; fi; \
+		cp -r $(GOLDEN)/$$g/input $(NFCV_DIR)/$$g || exit 1; \
+		target/release/pystamps-native run --native-only --dataset $(NFCV_DIR)/$$g --start-step 1 \
+			--end-step $(NATIVE_END_STEP) || exit 1; \
+		$(BIN)/pystamps verify --run $(NFCV_DIR)/$$g --golden $(GOLDEN)/$$g/stamps --profile strict \
+			--through-stage 1 | head -1 || exit 1; \
+		$(BIN)/pystamps verify --run $(NFCV_DIR)/$$g --golden $(GOLDEN)/$$g/stamps --profile scientific \
+			--through-stage $(NATIVE_END_STEP) | head -1; \
+		$(BIN)/pystamps verify --run $(NFCV_DIR)/$$g --golden $(GOLDEN)/$$g/stamps --profile scientific \
+			--through-stage $(NATIVE_END_STEP) > /dev/null || exit 1; \
+	done
 
 clean:
 	rm -rf $(VENV) target demo-out .pytest_cache

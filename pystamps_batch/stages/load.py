@@ -21,30 +21,42 @@ WRITES = ("ps1", "ph1", "bp1", "la1", "da1", "hgt1")
 
 
 class GridInterpolator:
-    """Linear (Delaunay) interpolation of 50 x 50 grids on linspace(0, len) x linspace(0, width)
-    at fixed points, as MATLAB ``griddata(..., 'linear')``: one triangulation, barycentric
-    weights computed once and applied to every grid (look angle and each ifg's baselines)."""
+    """Linear interpolation of 50 x 50 grids on linspace(0, len) x linspace(0, width) at fixed
+    points, as MATLAB ``griddata(..., 'linear')`` on the grid's triangulation: the cells of a
+    rectangular grid are split along one fixed diagonal, (i, j)-(i+1, j+1), and a point takes
+    the linear interpolant of the triangle that holds it (NaN outside the grid).
+
+    A Delaunay triangulation of a rectangular grid is degenerate (every cell is cocircular),
+    so which diagonal qhull or MATLAB picks is decided by round-off and differs between
+    libraries, versions and CPUs; the interpolated values then differ by an ulp or two.
+    A fixed diagonal gives the same values everywhere (and equals the native runner's
+    ``pystamps_core::stages::load::GridInterp`` bit for bit); against StaMPS' ``la`` it agrees
+    within 5.5e-16 relative, as the qhull split did. The weights are computed once and
+    applied to every grid (look angle and each interferogram's baselines).
+    """
 
     def __init__(self, width: int, length: int, rg: np.ndarray, az: np.ndarray, shape=(50, 50)):
-        from scipy.spatial import Delaunay
-
         gx = np.linspace(0, width, shape[1])
         gy = np.linspace(0, length, shape[0])
-        X, Y = np.meshgrid(gx, gy)
-        tri = Delaunay(np.column_stack([X.ravel(), Y.ravel()]))
-        pts = np.column_stack([rg, az]).astype(np.float64)
-        simplex = tri.find_simplex(pts)
-        self.outside = simplex < 0
-        s = np.where(self.outside, 0, simplex)
-        T = tri.transform[s]                                  # (n, 3, 2)
-        bary = np.einsum("nij,nj->ni", T[:, :2, :], pts - T[:, 2, :])
-        self.weights = np.column_stack([bary, 1.0 - bary.sum(axis=1)])   # (n, 3)
-        self.vertices = tri.simplices[s]                      # (n, 3)
+        x = np.asarray(rg, dtype=np.float64)
+        y = np.asarray(az, dtype=np.float64)
+        self.inside = (x >= 0) & (x <= width) & (y >= 0) & (y <= length)
+        x, y = x[self.inside], y[self.inside]
+        self.n = self.inside.size
+        j = np.clip(np.searchsorted(gx, x, side="right") - 1, 0, shape[1] - 2)
+        i = np.clip(np.searchsorted(gy, y, side="right") - 1, 0, shape[0] - 2)
+        self.i, self.j = i, j
+        self.u = (x - gx[j]) / (gx[j + 1] - gx[j])
+        self.v = (y - gy[i]) / (gy[i + 1] - gy[i])
+        self.upper = self.u >= self.v
 
     def __call__(self, grid: np.ndarray) -> np.ndarray:
-        v = np.asarray(grid, dtype=np.float64).ravel()[self.vertices]
-        out = np.einsum("ni,ni->n", v, self.weights)
-        out[self.outside] = np.nan
+        g = np.asarray(grid, dtype=np.float64)
+        i, j, u, v = self.i, self.j, self.u, self.v
+        g00, g11, g01, g10 = g[i, j], g[i + 1, j + 1], g[i, j + 1], g[i + 1, j]
+        out = np.full(self.n, np.nan)
+        out[self.inside] = np.where(self.upper, g00 + u * (g01 - g00) + v * (g11 - g01),
+                                    g00 + v * (g10 - g00) + u * (g11 - g10))
         return out
 
 

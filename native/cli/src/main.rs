@@ -1,21 +1,35 @@
-//! `pystamps-native`: StaMPS kernels without a Python interpreter.
+//! `pystamps-native`: StaMPS processing without a Python interpreter.
 //!
-//! What is here: the list of compiled kernels (`describe-backends`), their self-tests
-//! (`self-test`) and a per-kernel benchmark on generated inputs (`bench`).  The full
-//! native stage runner (`run --native-only`: reading the dataset and running stages 1-8
-//! in Rust) is a later issue; `run` says so and exits with status 2.
+//! What is here: the stage runner (`run`, `status`; the same plans, markers, config and
+//! JSON as `pystamps run` / `pystamps status`), the list of compiled kernels
+//! (`describe-backends`), their self-tests (`self-test`) and a per-kernel benchmark (`bench`).
+//! Stages 1-4 run natively; a plan that needs another stage is refused (exit 2).
 
+mod args;
 mod bench;
 mod gen;
+mod lock;
+mod run;
+mod stages;
+mod status;
 
 use std::process::ExitCode;
 
 const USAGE: &str = "\
-usage: pystamps-native [--version] [--help] <command> [options]
+usage: pystamps-native [--version] [--help] [--config FILE] <command> [options]
 
-StaMPS kernels of pystamps-batch, compiled, without a Python interpreter.
+StaMPS processing of pystamps-batch, compiled, without a Python interpreter.
 
 commands:
+  run --dataset DIR [--start-step A] [--end-step B] [--dry-run] [--force] [--patch NAME]
+      [--json] [--config FILE] [--native-only] [--backend B] [--stage2-kernel-backend B]
+      [--cpu-workers N] [--stage2-native-threads N] [--patch-workers N]
+        run a stage range with the native stages: the same units, skip rules, completion
+        markers (.pystamps/stage-<label>.json), artifacts (MAT v5), log lines and --json
+        reports as `pystamps run`, so either runner resumes where the other stopped
+        (run --help for details)
+  status --dataset DIR [--json]
+        which stage artifacts exist, per patch and merged (as `pystamps status`)
   describe-backends [--json]
         list the kernels compiled into this binary (the registry names of
         pystamps_batch.kernels) and the CPU features used at run time
@@ -26,13 +40,16 @@ commands:
         all cores this process may use), plus the peak complex multiply-add
         rate of the topofit inner loop (a microbenchmark on data in L1 cache)
 
-not there yet:
-  reading the YAML run config and a dataset (bench and self-test use generated
-        inputs; thread count from --threads, not runtime.stage2_native_threads)
-  run --native-only
-        the native stage runner (reading a dataset and parms.mat, stages 1-8
-        without Python) is a later issue; use `pystamps run` (Python driver
-        with native kernels, `runtime.backend: native`) meanwhile
+native now:
+  stages 1 ps_load_initial (doris and snap/gamma flavours), 2 ps_est_gamma_quick,
+  3 ps_select, 4 ps_weed; MAT v5 reading/writing, the YAML run config, completion
+  markers, the dataset lock, status and dry-run plans
+not native yet:
+  stages 5a/5b (ps_correct_phase, merge), 6 (ps_unwrap), 7 (ps_calc_scla),
+        8 (ps_scn_filt): `run` refuses a plan that needs one of them
+        with exit status 2 (never a silent Python fall-back); run them with `pystamps run`
+  MAT v7.3 (HDF5) files (variables of 2 GiB or more); sparse MAT variables;
+        a memory bound for --patch-workers; the MPI driver handing patches to this binary
 ";
 
 /// The registry names of the kernels compiled into pystamps-core, with a one-line summary.
@@ -86,12 +103,55 @@ fn describe(json: bool) {
         for (k, d) in KERNELS {
             println!("  {k:34} native  {d}");
         }
-        println!("not compiled here: the stage runner (`run --native-only`, a later issue)");
+        println!("native stages: {} (`run`); the others need `pystamps run`", stages::NATIVE_LABELS.join(", "));
+    }
+}
+
+/// `pystamps-native mat-roundtrip IN OUT` (hidden, for tests): read a .mat and write its
+/// variables again with this binary's writer; prints the variables read.
+fn mat_roundtrip(rest: &[String]) -> ExitCode {
+    let [inp, out] = rest else {
+        eprintln!("usage: pystamps-native mat-roundtrip IN.mat OUT.mat");
+        return ExitCode::from(2);
+    };
+    match pystamps_io::mat::read_mat(std::path::Path::new(inp)) {
+        Ok(f) => {
+            for (n, c) in &f.unsupported {
+                eprintln!("pystamps-native mat-roundtrip: {n}: {c} variables are not decoded (left out)");
+            }
+            for (n, a) in &f.vars {
+                println!("{n} {} x {}", a.rows, a.cols);
+            }
+            match pystamps_io::mat::write_mat_dims(std::path::Path::new(out), &f.vars, &f.nd_dims) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("pystamps-native: error: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Err(e) => {
+            eprintln!("pystamps-native: error: {e}");
+            ExitCode::from(2)
+        }
     }
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    // a global `--config FILE` before the command, as `pystamps --config FILE run ...`
+    let mut global_config: Option<String> = None;
+    if let Some(i) = args.iter().position(|a| a == "--config" || a.starts_with("--config=")) {
+        if i == 0 {
+            if let Some(v) = args[0].strip_prefix("--config=") {
+                global_config = Some(v.to_string());
+                args.remove(0);
+            } else if args.len() > 1 {
+                global_config = Some(args[1].clone());
+                args.drain(0..2);
+            }
+        }
+    }
     let rest = if args.is_empty() { &[][..] } else { &args[1..] };
     match args.first().map(String::as_str) {
         None | Some("--help") | Some("-h") | Some("help") => {
@@ -114,10 +174,9 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
-        Some("run") => {
-            eprintln!("pystamps-native run: the native stage runner is not implemented yet (a later issue); use `pystamps run` with `runtime.backend: native`");
-            ExitCode::from(2)
-        }
+        Some("run") => run::main(rest, global_config.as_deref()),
+        Some("status") => status::main(rest, global_config.as_deref()),
+        Some("mat-roundtrip") => mat_roundtrip(rest),
         Some(other) => {
             eprintln!("pystamps-native: unknown command '{other}' (see --help)");
             ExitCode::from(2)

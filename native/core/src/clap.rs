@@ -831,13 +831,15 @@ pub fn patch_phase(
     Ok((p2, fits))
 }
 
-/// The 32x32 low-pass of spec C.2.1 (used by tests and benchmarks of the core only).
+/// The `n_win` x `n_win` Butterworth low-pass of spec C.2.1 (DC at [0, 0]), as the python
+/// `low_pass_filter`: `b_j = 1 / (1 + (f_j wavelength)^10)` with `f_j = j / grid_size / n_win`
+/// (the power through libm `pow`, as NumPy's `**`, so the values are bit-equal), `LP = b b^T`.
 pub fn low_pass(grid_size: f64, n_win: usize, wavelength: f64) -> Array2<f64> {
     let b: Vec<f64> = (0..n_win)
         .map(|k| {
             let j = if k < n_win - n_win / 2 { k as f64 } else { k as f64 - n_win as f64 };
             let f = j / grid_size / n_win as f64;
-            1.0 / (1.0 + (f * wavelength).powi(10))
+            1.0 / (1.0 + (f * wavelength).powf(10.0))
         })
         .collect();
     Array2::from_shape_fn((n_win, n_win), |(i, j)| b[i] * b[j])

@@ -8,6 +8,7 @@
 pub mod simd;
 pub mod stages;
 pub mod clap;
+pub mod geo;
 pub mod gridding;
 pub mod histogram;
 pub mod mt19937;

@@ -295,6 +295,7 @@ fn scla_fit<'py>(
 }
 
 mod stage_gamma;
+mod stage_load;
 mod stage_select;
 mod stage_weed;
 
@@ -302,6 +303,7 @@ mod stage_weed;
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     stage_gamma::register(m)?;
+    stage_load::register(m)?;
     stage_select::register(m)?;
     stage_weed::register(m)?;
     m.add_function(wrap_pyfunction!(hist_centres, m)?)?;

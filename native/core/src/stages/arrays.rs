@@ -21,6 +21,27 @@ pub enum MatData {
     Char(String),
 }
 
+impl MatData {
+    /// Number of elements (characters for `Char`).
+    pub fn len(&self) -> usize {
+        match self {
+            MatData::F64(v) => v.len(),
+            MatData::F32(v) => v.len(),
+            MatData::C64(v) => v.len(),
+            MatData::C128(v) => v.len(),
+            MatData::I32(v) => v.len(),
+            MatData::U8(v) => v.len(),
+            MatData::Bool(v) => v.len(),
+            MatData::Char(s) => s.chars().count(),
+        }
+    }
+
+    /// True when there are no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// One 2-D array with its MATLAB shape.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MatArray {
@@ -32,16 +53,7 @@ pub struct MatArray {
 impl MatArray {
     /// A `rows x cols` array from column-major data (panics if the length is wrong: a programming error).
     pub fn new(rows: usize, cols: usize, data: MatData) -> Self {
-        let n = match &data {
-            MatData::F64(v) => v.len(),
-            MatData::F32(v) => v.len(),
-            MatData::C64(v) => v.len(),
-            MatData::C128(v) => v.len(),
-            MatData::I32(v) => v.len(),
-            MatData::U8(v) => v.len(),
-            MatData::Bool(v) => v.len(),
-            MatData::Char(s) => s.chars().count(),
-        };
+        let n = data.len();
         assert_eq!(n, rows * cols, "MatArray: {rows} x {cols} needs {} elements, got {n}", rows * cols);
         MatArray { rows, cols, data }
     }
@@ -53,17 +65,7 @@ impl MatArray {
 
     /// An n x 1 column.
     pub fn column(data: MatData) -> Self {
-        let n = match &data {
-            MatData::F64(v) => v.len(),
-            MatData::F32(v) => v.len(),
-            MatData::C64(v) => v.len(),
-            MatData::C128(v) => v.len(),
-            MatData::I32(v) => v.len(),
-            MatData::U8(v) => v.len(),
-            MatData::Bool(v) => v.len(),
-            MatData::Char(s) => s.chars().count(),
-        };
-        MatArray::new(n, 1, data)
+        MatArray::new(data.len(), 1, data)
     }
 
     /// A char row vector.
