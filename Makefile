@@ -39,8 +39,8 @@ bench: install
 # `make native-full-chain-verify`: the standalone runner (pystamps-native run --native-only)
 # against the Python driver on a synthetic multi-patch dataset (strict verify), then on a
 # copy of each golden input against StaMPS (stage 1 strict, later stages scientific).
-# NATIVE_END_STEP is the last stage the native runner implements (stages 1-4 today).
-NATIVE_END_STEP ?= 4
+# NATIVE_END_STEP is the last stage the native runner implements (stages 1-5 today).
+NATIVE_END_STEP ?= 5
 NFCV_DIR ?= $(CURDIR)/target/native-full-chain-verify
 GOLDEN ?= $(CURDIR)/../shared/golden
 native-full-chain-verify: install

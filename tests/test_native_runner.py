@@ -279,8 +279,8 @@ def test_refuses_stages_not_native(native_bin, native_12, tmp_path):
     ds = tmp_path / "ds"
     shutil.copytree(native_12[0], ds)
     before = sorted(p.relative_to(ds) for p in ds.rglob("*"))
-    r = native(native_bin, "run", "--native-only", "--dataset", str(ds), "--start-step", "1", "--end-step", "5",
-               check=False)
+    r = native(native_bin, "run", "--native-only", "--dataset", str(ds), "--start-step", "1", "--end-step", "6",
+               check=False)  # stage 6 (ps_unwrap) is not native
     assert r.returncode == 2
     assert len(r.stderr.strip().splitlines()) == 1 and "not implemented natively" in r.stderr
     assert sorted(p.relative_to(ds) for p in ds.rglob("*")) == before

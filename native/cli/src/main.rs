@@ -3,7 +3,7 @@
 //! What is here: the stage runner (`run`, `status`; the same plans, markers, config and
 //! JSON as `pystamps run` / `pystamps status`), the list of compiled kernels
 //! (`describe-backends`), their self-tests (`self-test`) and a per-kernel benchmark (`bench`).
-//! Stages 1-4 run natively; a plan that needs another stage is refused (exit 2).
+//! Stages 1-5 (5a, 5b) run natively; a plan that needs another stage is refused (exit 2).
 
 mod args;
 mod bench;
@@ -42,12 +42,13 @@ commands:
 
 native now:
   stages 1 ps_load_initial (doris and snap/gamma flavours), 2 ps_est_gamma_quick,
-  3 ps_select, 4 ps_weed; MAT v5 reading/writing, the YAML run config, completion
+  3 ps_select, 4 ps_weed, 5a ps_correct_phase, 5b ps_merge_patches (with the
+  ifg std), 7 ps_calc_scla, 8 ps_scn_filt (with mean_v and ps_plot_v-*); MAT v5 reading/writing, the YAML run config, completion
   markers, the dataset lock, status and dry-run plans
 not native yet:
-  stages 5a/5b (ps_correct_phase, merge), 6 (ps_unwrap), 7 (ps_calc_scla),
-        8 (ps_scn_filt): `run` refuses a plan that needs one of them
-        with exit status 2 (never a silent Python fall-back); run them with `pystamps run`
+  stage 6 (ps_unwrap): `run` refuses a plan that needs it with exit
+        status 2 (never a silent Python fall-back); run it with `pystamps run`
+        (`pystamps run --start-step 6 --end-step 6`, then native 7-8 resume)
   MAT v7.3 (HDF5) files (variables of 2 GiB or more); sparse MAT variables;
         a memory bound for --patch-workers; the MPI driver handing patches to this binary
 ";

@@ -55,8 +55,10 @@ options:
                          other, the Python driver's log order; 0 = one per core); the
                          kernel threads are shared out among them
 
-native stages: 1 (ps_load_initial), 2 (ps_est_gamma_quick), 3 (ps_select), 4 (ps_weed).
-A plan that would run stage 5a, 5b, 6, 7 or 8 is refused with exit status 2 before
+native stages: 1 (ps_load_initial), 2 (ps_est_gamma_quick), 3 (ps_select), 4 (ps_weed),
+5a (ps_correct_phase), 5b (ps_merge_patches with the ifg std), 7 (ps_calc_scla),
+8 (ps_scn_filt with mean_v and the ps_plot_v-* products).
+A plan that would run stage 6 is refused with exit status 2 before
 anything is written (run those with `pystamps run`; the markers are shared, so each
 runner resumes where the other stopped).
 ";

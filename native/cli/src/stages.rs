@@ -3,9 +3,13 @@
 //!
 //! Native now: stage 1 (`ps_load_initial`, both flavours, via `pystamps_io::dataset`),
 //! stage 2 (`ps_est_gamma_quick`, `pystamps_core::stages::gamma`), stage 3 (`ps_select`,
-//! `pystamps_core::stages::select`) and stage 4 (`ps_weed`, `pystamps_core::stages::weed`).
-//! Not yet: 5a, 5b, 6, 7, 8: the runner refuses a plan that would run one of them (one
-//! line, exit 2), it never falls back to Python.
+//! `pystamps_core::stages::select`), stage 4 (`ps_weed`, `pystamps_core::stages::weed`),
+//! stage 5a (`ps_correct_phase`, `pystamps_core::stages::correct`), 5b
+//! (`ps_merge_patches` + `ps_calc_ifg_std`, `pystamps_core::stages::merge`), stage 7
+//! (`ps_calc_scla`, `pystamps_core::stages::scla`) and stage 8 (`ps_scn_filt` + the
+//! velocity products, `pystamps_core::stages::scn`). Not yet: stage 6 (`ps_unwrap`).
+//! A stage missing from [`native_stage`] is refused by the runner (one line, exit 2);
+//! it never falls back to Python.
 
 use std::path::{Path, PathBuf};
 
@@ -43,12 +47,16 @@ pub fn native_stage(label: &str) -> Option<StageFn> {
         "2" => Some(stage2),
         "3" => Some(stage3),
         "4" => Some(stage4),
+        "5a" => Some(stage5a),
+        "5b" => Some(stage5b),
+        "7" => Some(stage7),
+        "8" => Some(stage8),
         _ => None,
     }
 }
 
 /// Labels implemented natively (for messages and --help).
-pub const NATIVE_LABELS: &[&str] = &["1", "2", "3", "4"];
+pub const NATIVE_LABELS: &[&str] = &["1", "2", "3", "4", "5a", "5b", "7", "8"];
 
 fn stage1(ctx: &mut Ctx) -> Result<Produced, String> {
     let patch = ctx.patch.ok_or("stage 1 runs per patch")?;
@@ -247,4 +255,104 @@ fn with_logged<T>(ctx: &mut Ctx, f: impl FnOnce(&dyn Fn(&str)) -> T) -> T {
         (ctx.log)(&l);
     }
     out
+}
+
+/// Stage 5a (`ps_correct_phase`, per patch): `rc2` from ps2, pm2, bp2, ph2.
+fn stage5a(ctx: &mut Ctx) -> Result<Produced, String> {
+    use pystamps_core::stages::correct::{self, CorrectInputs};
+    let f = ctx.folder;
+    let (ps2, ph2, pm2, bp2) =
+        (read_artifact(f, "ps2")?, read_artifact(f, "ph2")?, read_artifact(f, "pm2")?, read_artifact(f, "bp2")?);
+    let inp = CorrectInputs::from_artifacts(&ps2, &ph2, &pm2, &bp2)?;
+    let out = with_logged(ctx, |log| correct::run(&inp, log));
+    Ok(Produced { outputs: out?, dims: vec![], kernels: &[] })
+}
+
+/// One patch folder for the merge, as `pystamps_batch.stages.merge.load_patch`: a patch
+/// whose no_ps_info.mat flags any step is empty; otherwise patch_noover.in and the
+/// PATCH_READS artifacts are required, PATCH_OPTIONAL ones read when present.
+fn merge_patch(name: &str, dir: &Path) -> Result<pystamps_core::stages::merge::PatchArrays, String> {
+    use pystamps_core::stages::merge::{parse_noover, PatchArrays, PATCH_OPTIONAL, PATCH_READS};
+    let info = mat_path(dir, "no_ps_info");
+    if info.is_file() {
+        let f = mat::read_mat(&info).map_err(|e| format!("merge: patch {name}: {}", e.0))?;
+        let flagged = f.get("stamps_step_no_ps").map(|a| {
+            pystamps_core::stages::select::mat::to_f64(a, "stamps_step_no_ps").map(|v| v.iter().any(|&x| x != 0.0))
+        });
+        if let Some(flag) = flagged {
+            if flag? {
+                return Ok(PatchArrays { name: name.into(), noover: [0; 4], arrays: Default::default(), empty: true });
+            }
+        }
+    }
+    let np = dir.join("patch_noover.in");
+    if !np.is_file() {
+        return Err(format!("merge: patch {name} lacks patch_noover.in ({})", np.display()));
+    }
+    let text = std::fs::read_to_string(&np).map_err(|e| format!("{}: cannot read patch_noover.in ({e})", np.display()))?;
+    let noover = parse_noover(&text, &np.display().to_string())?;
+    let mut arrays = pystamps_core::stages::select::Artifacts::new();
+    for art in PATCH_READS.iter().chain(PATCH_OPTIONAL) {
+        let p = mat_path(dir, art);
+        if !p.is_file() {
+            if PATCH_READS.contains(art) {
+                return Err(format!("merge: patch {name} lacks {art}.mat ({})", p.display()));
+            }
+            continue;
+        }
+        let a = mat::read_mat(&p).map(|f| f.into_artifact()).map_err(|e| format!("merge: patch {name}: {}", e.0))?;
+        arrays.insert(art.to_string(), a);
+    }
+    Ok(PatchArrays { name: name.into(), noover, arrays, empty: false })
+}
+
+/// Stage 5b (`ps_merge_patches` + `ps_calc_ifg_std`, at the root): every patch of the
+/// dataset in patch-list order (empty ones skipped) -> ps2 ph2 rc2 pm2 bp2 la2 hgt2 inc2
+/// (+ phuw2 / scla2 / scn2 as the Python stage) and ifgstd2.
+fn stage5b(ctx: &mut Ctx) -> Result<Produced, String> {
+    use pystamps_core::stages::merge;
+    let ds = pystamps_io::layout::open_layout(ctx.root).map_err(|e| e.0)?;
+    let mut patches = Vec::with_capacity(ds.patches.len());
+    for p in &ds.patches {
+        let pa = merge_patch(&p.name, &p.path)?;
+        if pa.empty {
+            (ctx.log)(&format!("merge: {} has no PS left (no_ps_info.mat): skipped", p.name));
+        }
+        patches.push(pa);
+    }
+    let heading = ctx.params.f64("heading").unwrap_or(f64::NAN);
+    let out = with_logged(ctx, |log| merge::run(&patches, heading, log));
+    Ok(Produced { outputs: out?, dims: vec![], kernels: &[] })
+}
+
+/// Stage 7 (`ps_calc_scla` + `ps_smooth_scla`, `pystamps_core::stages::scla`) on the merged root.
+fn stage7(ctx: &mut Ctx) -> Result<Produced, String> {
+    use pystamps_core::stages::scla::{self, SclaInputs};
+    let f = ctx.folder;
+    let inp = SclaInputs {
+        ps2: read_artifact(f, "ps2")?,
+        bp2: read_artifact(f, "bp2")?,
+        phuw2: read_artifact(f, "phuw2")?,
+        ifgstd2: read_optional(f, "ifgstd2")?,
+    };
+    let pm = param_map(ctx.params);
+    let threads = ctx.threads;
+    let out = with_logged(ctx, |log| scla::run(&inp, &pm, threads, log));
+    Ok(Produced { outputs: out?, dims: vec![], kernels: &["stage7_scla"] })
+}
+
+/// Stage 8 (`ps_scn_filt` + `mean_v` and the `ps_plot_v-*` products, `pystamps_core::stages::scn`).
+fn stage8(ctx: &mut Ctx) -> Result<Produced, String> {
+    use pystamps_core::stages::scn::{self, ScnInputs};
+    let f = ctx.folder;
+    let inp = ScnInputs {
+        ps2: read_artifact(f, "ps2")?,
+        phuw2: read_artifact(f, "phuw2")?,
+        scla2: read_optional(f, "scla2")?,
+        ifgstd2: read_optional(f, "ifgstd2")?,
+    };
+    let pm = param_map(ctx.params);
+    let threads = ctx.threads;
+    let out = with_logged(ctx, |log| scn::run(&inp, &pm, threads, log));
+    Ok(Produced { outputs: out?, dims: vec![], kernels: &["stage8_edge_noise"] })
 }

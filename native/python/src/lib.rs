@@ -296,6 +296,8 @@ fn scla_fit<'py>(
 
 mod stage_gamma;
 mod stage_load;
+mod stage_merge;
+mod stage_scla_scn;
 mod stage_select;
 mod stage_weed;
 
@@ -304,6 +306,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     stage_gamma::register(m)?;
     stage_load::register(m)?;
+    stage_merge::register(m)?;
+    stage_scla_scn::register(m)?;
     stage_select::register(m)?;
     stage_weed::register(m)?;
     m.add_function(wrap_pyfunction!(hist_centres, m)?)?;

@@ -205,6 +205,17 @@ const SELECT_READS: &[(&str, &[&str])] = &[
     ("da1", &["D_A"]),
 ];
 
+/// Runs a stage with the GIL released and collects its log lines (the stage may log from
+/// worker threads); returns the stage's result and the lines in order.
+pub fn run_logged<T: Send>(py: Python<'_>, f: impl FnOnce(&(dyn Fn(&str) + Sync)) -> T + Send) -> (T, Vec<String>) {
+    let lines = Mutex::new(Vec::<String>::new());
+    let out = py.allow_threads(|| {
+        let log = |s: &str| lines.lock().expect("log lock").push(s.to_string());
+        f(&log)
+    });
+    (out, lines.into_inner().unwrap_or_default())
+}
+
 /// Stage 3 (`ps_select`) in Rust: `(select1 dict, log lines)`.
 #[pyfunction]
 #[pyo3(signature = (inputs, params, threads = 0))]
@@ -216,13 +227,9 @@ fn stage3_select<'py>(
 ) -> PyResult<(Bound<'py, PyDict>, Vec<String>)> {
     let inp = SelectInputs::from_artifacts(&artifacts(inputs, SELECT_READS)?).map_err(PyValueError::new_err)?;
     let pm = param_map(params)?;
-    let lines = Mutex::new(Vec::<String>::new());
-    let out = py.allow_threads(|| {
-        let log = |s: &str| lines.lock().expect("log lock").push(s.to_string());
-        select::run(&inp, &pm, threads, &log)
-    });
+    let (out, lines) = run_logged(py, |log| select::run(&inp, &pm, threads, log));
     let out = out.map_err(PyValueError::new_err)?;
-    Ok((artifact_dict(py, out)?, lines.into_inner().unwrap_or_default()))
+    Ok((artifact_dict(py, out)?, lines))
 }
 
 /// Adds this module's functions to `_native`.

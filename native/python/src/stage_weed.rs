@@ -4,12 +4,11 @@
 //! (dtype-preserving [`MatArray`]s), and the outputs back into
 //! `{artifact: {variable: ndarray}}`.
 
-use crate::stage_select::{artifact_dict, artifacts, param_map};
+use crate::stage_select::{artifact_dict, artifacts, param_map, run_logged};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use pystamps_core::stages::weed::{self, WeedInputs};
-use std::sync::Mutex;
 
 /// The variables `ps_weed` reads (all of ps1, which ps2 copies).
 const WEED_READS: &[(&str, &[&str])] = &[
@@ -34,17 +33,13 @@ fn stage4_weed<'py>(
 ) -> PyResult<(Bound<'py, PyDict>, Vec<String>)> {
     let inp = WeedInputs::from_artifacts(&artifacts(inputs, WEED_READS)?).map_err(PyValueError::new_err)?;
     let pm = param_map(params)?;
-    let lines = Mutex::new(Vec::<String>::new());
-    let out = py.allow_threads(|| {
-        let log = |s: &str| lines.lock().expect("log lock").push(s.to_string());
-        weed::run(&inp, &pm, threads, &log)
-    });
+    let (out, lines) = run_logged(py, |log| weed::run(&inp, &pm, threads, log));
     let out = out.map_err(PyValueError::new_err)?;
     let d = PyDict::new(py);
     for (name, art) in out {
         d.set_item(name, artifact_dict(py, art)?)?;
     }
-    Ok((d, lines.into_inner().unwrap_or_default()))
+    Ok((d, lines))
 }
 
 /// Adds this module's functions to `_native`.

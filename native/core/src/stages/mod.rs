@@ -5,7 +5,11 @@
 //! and the standalone runner of `pystamps-native` (which does the file I/O around it).
 
 pub mod arrays;
+pub mod correct;
 pub mod gamma;
 pub mod load;
+pub mod merge;
+pub mod scla;
+pub mod scn;
 pub mod select;
 pub mod weed;
