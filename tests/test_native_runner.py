@@ -21,32 +21,7 @@ import pytest
 from datasets import MULTI, synth_dataset
 from golden import golden_root
 
-REPO = Path(__file__).resolve().parents[1]
-BIN = REPO / "target" / "release" / "pystamps-native"
-
-
-def _newest_source() -> float:
-    files = list((REPO / "native").rglob("*.rs")) + list((REPO / "native").rglob("Cargo.toml"))
-    files += [REPO / "Cargo.toml", REPO / "Cargo.lock"]
-    return max(f.stat().st_mtime for f in files if f.is_file())
-
-
-@pytest.fixture(scope="session")
-def native_bin() -> Path:
-    if not BIN.is_file() or BIN.stat().st_mtime < _newest_source():
-        if shutil.which("cargo") is None:
-            pytest.skip("cargo not installed: cannot build pystamps-native")
-        r = subprocess.run(["cargo", "build", "--release", "-p", "pystamps-native"], cwd=REPO,
-                           capture_output=True, text=True)
-        assert r.returncode == 0, r.stderr[-3000:]
-    return BIN
-
-
-def native(bin_: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    r = subprocess.run([str(bin_), *args], capture_output=True, text=True)
-    if check:
-        assert r.returncode == 0, f"pystamps-native {' '.join(args)}: rc {r.returncode}\n{r.stderr[-3000:]}"
-    return r
+from native_bin import REPO, native
 
 
 def py(*args: str, check: bool = True) -> subprocess.CompletedProcess:

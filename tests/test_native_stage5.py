@@ -27,7 +27,7 @@ from pystamps_batch.dataset.layout import open_dataset
 from pystamps_batch.kernels.registry import native_available
 from pystamps_batch.parameters_io import load_params
 from pystamps_batch.stages import correct, ifgstd, merge
-from test_native_runner import native, native_bin  # noqa: F401  (fixture)
+from native_bin import native
 from test_native_stage3 import assert_same_artifact, make_dataset, patch_inputs
 
 pytestmark = pytest.mark.skipif(not native_available()[0], reason="native extension not built")
@@ -150,7 +150,7 @@ def test_stage5b_errors(stage5):
         _native.stage5b_merge(bad, 0.0)
 
 
-def test_runner_stages_1_to_5_equal_python(native_bin, tmp_path_factory):  # noqa: F811
+def test_runner_stages_1_to_5_equal_python(native_bin, tmp_path_factory):
     from pystamps_batch.io.matfile import load_mat
     from pystamps_batch.verify import verify_trees
 
@@ -186,7 +186,7 @@ def test_runner_stages_1_to_5_equal_python(native_bin, tmp_path_factory):  # noq
     assert {u["status"] for u in json.loads(r.stdout)} == {"skipped_existing"}
 
 
-def test_runner_stage5_on_golden_matches_stamps(native_bin, tmp_path):  # noqa: F811
+def test_runner_stage5_on_golden_matches_stamps(native_bin, tmp_path):
     """Native stages 1-5 on the multi-patch golden input: scientific parity with StaMPS
     through the merge (ps2 set, ph_rc, ifg_std ...), stage 1 strict."""
     from golden import golden_dir

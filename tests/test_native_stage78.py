@@ -175,22 +175,13 @@ def test_stage8_matches_python_within_bound(stage6, tmp_path):
         assert_close_artifact(py[name], rs[name], 1e-5, f"no ifgstd2 {name}.")
 
 
-def _native_bin() -> Path:
-    from test_native_runner import BIN, _newest_source
-    if not BIN.is_file() or BIN.stat().st_mtime < _newest_source():
-        if shutil.which("cargo") is None:
-            pytest.skip("cargo not installed: cannot build pystamps-native")
-        r = subprocess.run(["cargo", "build", "--release", "-p", "pystamps-native"], cwd=REPO,
-                           capture_output=True, text=True)
-        assert r.returncode == 0, r.stderr[-3000:]
-    return BIN
-
-
 def _runner_78(stage6: Path, tmp_path: Path) -> tuple[Path, Path]:
     """Python 1-8 vs (Python 1-6, native 7-8): `pystamps verify --profile strict --through-stage 8`."""
     from pystamps_batch.verify import verify_trees
 
-    binp = _native_bin()
+    from native_bin import built_binary
+
+    binp = built_binary()
     a, b = tmp_path / "py" / "ds", tmp_path / "rs" / "ds"     # same name: same log lines
     shutil.copytree(stage6, a)
     shutil.copytree(stage6, b)

@@ -294,6 +294,7 @@ fn scla_fit<'py>(
     Ok((k.into_pyarray(py), c.into_pyarray(py)))
 }
 
+mod convert;
 mod stage_gamma;
 mod stage_load;
 mod stage_merge;

@@ -2,7 +2,7 @@
 //! `pystamps_core::stages::merge` (step 5b with ifgstd2), for parity tests against the
 //! Python stages. Converts only.
 
-use crate::stage_select::{artifact_dict, artifacts, run_logged};
+use crate::convert::{artifact_dict, artifacts, run_logged};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};

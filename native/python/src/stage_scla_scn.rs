@@ -4,7 +4,7 @@
 //! Converts only: `{artifact: {variable: ndarray}}` inputs into the core's artifacts,
 //! the outputs back into `{artifact: {variable: ndarray}}`.
 
-use crate::stage_select::{artifact_dict, artifacts, param_map, run_logged};
+use crate::convert::{artifact_dict, artifacts, param_map, run_logged};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
