@@ -23,7 +23,7 @@ use std::io::Read;
 use std::path::Path;
 
 use num_complex::{Complex32, Complex64};
-use pystamps_core::stages::arrays::{Artifact, MatArray, MatData};
+use pystamps_core::stages::arrays::{Artifact, MatArray, MatData, SparseF64};
 
 use crate::publish;
 
@@ -271,6 +271,28 @@ impl Rd {
         let dims: Vec<usize> = self.numbers(dty, dims_b)?.into_iter().map(|x| x as usize).collect();
         let (_, name_b) = self.sub(b, &mut pos)?;
         let name = String::from_utf8_lossy(name_b).trim_end_matches('\0').to_string();
+        if class == MX_SPARSE && !complex && dims.len() == 2 {
+            // real (or logical) sparse: ir (row indices), jc (column pointers), pr (values)
+            let (ity, ir_b) = self.sub(b, &mut pos)?;
+            let (jty, jc_b) = self.sub(b, &mut pos)?;
+            let (pty, pr_b) = if pos < b.len() { self.sub(b, &mut pos)? } else { (MI_DOUBLE, &b[0..0]) };
+            let jc: Vec<usize> = self.numbers(jty, jc_b)?.into_iter().map(|x| x as usize).collect();
+            let (rows, cols) = (dims[0], dims[1]);
+            if jc.len() != cols + 1 {
+                return Err(format!("sparse variable {name}: {} column pointers for {cols} columns", jc.len()));
+            }
+            let nnz = jc[cols];
+            let ir: Vec<usize> = self.numbers(ity, ir_b)?.into_iter().take(nnz).map(|x| x as usize).collect();
+            let mut pr = self.numbers(pty, pr_b)?;
+            pr.truncate(nnz);
+            if ir.len() != nnz || pr.len() != nnz || ir.iter().any(|&r| r >= rows.max(1)) {
+                return Err(format!("sparse variable {name}: inconsistent indices ({nnz} values)"));
+            }
+            out.nd_dims.retain(|(n, _)| n != &name);
+            out.unsupported.retain(|(n, _)| n != &name);
+            let arr = MatArray::new(rows, cols, MatData::Sparse(SparseF64 { ir, jc, pr }));
+            return Self::push(out, name, arr);
+        }
         let cname = match class {
             MX_CELL => Some("cell"),
             MX_STRUCT => Some("struct"),
@@ -388,6 +410,40 @@ fn element(buf: &mut Vec<u8>, ty: u32, data: &[u8]) {
     }
 }
 
+/// A real sparse matrix as a miMATRIX element: array flags (class mxSPARSE, nzmax in the
+/// second word), dimensions, name, then ir (int32 row indices), jc (int32 column pointers)
+/// and pr (double values).
+fn encode_sparse(buf: &mut Vec<u8>, name: &str, rows: usize, cols: usize, sp: &SparseF64) -> Result<(), String> {
+    let nnz = sp.pr.len();
+    if sp.jc.len() != cols + 1 || sp.ir.len() != nnz || sp.jc[cols] != nnz {
+        return Err(format!("sparse variable {name}: inconsistent storage"));
+    }
+    if nnz > i32::MAX as usize || rows > i32::MAX as usize || cols > i32::MAX as usize {
+        return Err(format!("sparse variable {name} is too large for MAT v5"));
+    }
+    let mut m = Vec::new();
+    let mut fl = Vec::new();
+    put_u32(&mut fl, MX_SPARSE as u32);
+    put_u32(&mut fl, nnz as u32);
+    element(&mut m, MI_UINT32, &fl);
+    let mut dimb = Vec::new();
+    for d in [rows, cols] {
+        dimb.extend_from_slice(&(d as i32).to_le_bytes());
+    }
+    element(&mut m, MI_INT32, &dimb);
+    element(&mut m, MI_INT8, name.as_bytes());
+    let ir: Vec<u8> = sp.ir.iter().flat_map(|&x| (x as i32).to_le_bytes()).collect();
+    let jc: Vec<u8> = sp.jc.iter().flat_map(|&x| (x as i32).to_le_bytes()).collect();
+    let pr: Vec<u8> = sp.pr.iter().flat_map(|x| x.to_le_bytes()).collect();
+    element(&mut m, MI_INT32, &ir);
+    element(&mut m, MI_INT32, &jc);
+    element(&mut m, MI_DOUBLE, &pr);
+    put_u32(buf, MI_MATRIX);
+    put_u32(buf, m.len() as u32);
+    buf.extend_from_slice(&m);
+    Ok(())
+}
+
 /// Encode one variable as a miMATRIX element (appended to `buf`).
 pub fn encode_var(buf: &mut Vec<u8>, name: &str, a: &MatArray) -> Result<(), String> {
     encode_var_dims(buf, name, a, None)
@@ -426,6 +482,7 @@ pub fn encode_var_dims(buf: &mut Vec<u8>, name: &str, a: &MatArray, dims: Option
             let units: Vec<u16> = s.encode_utf16().collect();
             (MX_CHAR, 0, units.iter().flat_map(|u| u.to_le_bytes()).collect(), None, MI_UTF16)
         }
+        MatData::Sparse(sp) => return encode_sparse(buf, name, a.rows, a.cols, sp),
     };
     if real.len() >= V5_LIMIT {
         return Err(format!(

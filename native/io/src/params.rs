@@ -186,6 +186,7 @@ pub fn raw_from_mat(name: &str, a: &MatArray) -> Raw {
         MatData::U8(v) => v.iter().map(|&x| x as f64).collect(),
         MatData::Bool(v) => v.iter().map(|&x| x as u8 as f64).collect(),
         MatData::C64(_) | MatData::C128(_) => return Raw::Other("a complex array".into()),
+        MatData::Sparse(_) => return Raw::Other("a sparse matrix".into()),
     };
     if nums.is_empty() {
         Raw::List(vec![])

@@ -9,7 +9,7 @@ use numpy::{Element, IntoPyArray, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
-use pystamps_core::stages::arrays::{Artifact, MatArray, MatData};
+use pystamps_core::stages::arrays::{Artifact, MatArray, MatData, SparseF64};
 use pystamps_core::stages::select::params::{ParamMap, ParamValue};
 use pystamps_core::stages::select::Artifacts;
 use std::sync::Mutex;
@@ -109,7 +109,18 @@ pub(crate) fn from_mat<'py>(py: Python<'py>, m: MatArray) -> PyResult<Bound<'py,
         MatData::U8(v) => f(py, r, c, v),
         MatData::Bool(v) => f(py, r, c, v),
         MatData::Char(s) => py.import("numpy")?.call_method1("array", (PyList::new(py, [s])?,)),
+        MatData::Sparse(sp) => sparse_to_scipy(py, r, c, sp),
     }
+}
+
+/// A sparse double as `scipy.sparse.csc_matrix((pr, ir, jc), shape=(rows, cols))`.
+pub(crate) fn sparse_to_scipy<'py>(py: Python<'py>, r: usize, c: usize, sp: SparseF64) -> PyResult<Bound<'py, PyAny>> {
+    let ir: Vec<i64> = sp.ir.iter().map(|&x| x as i64).collect();
+    let jc: Vec<i64> = sp.jc.iter().map(|&x| x as i64).collect();
+    let data = (sp.pr.into_pyarray(py), ir.into_pyarray(py), jc.into_pyarray(py));
+    let kw = PyDict::new(py);
+    kw.set_item("shape", (r, c))?;
+    py.import("scipy.sparse")?.getattr("csc_matrix")?.call((data,), Some(&kw))
 }
 
 /// One artifact as `{name: ndarray}` (insertion order = write order).

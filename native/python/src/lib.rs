@@ -300,6 +300,9 @@ mod stage_load;
 mod stage_merge;
 mod stage_scla_scn;
 mod stage_select;
+mod stage_unwrap_arcs;
+mod stage_unwrap_grid;
+mod stage_unwrap_st;
 mod stage_weed;
 
 #[pymodule]
@@ -310,6 +313,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     stage_merge::register(m)?;
     stage_scla_scn::register(m)?;
     stage_select::register(m)?;
+    stage_unwrap_arcs::register(m)?;
+    stage_unwrap_grid::register(m)?;
+    stage_unwrap_st::register(m)?;
     stage_weed::register(m)?;
     m.add_function(wrap_pyfunction!(hist_centres, m)?)?;
     m.add_function(wrap_pyfunction!(topofit_f32, m)?)?;

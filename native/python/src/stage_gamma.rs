@@ -62,6 +62,7 @@ fn to_numpy<'py>(py: Python<'py>, a: MatArray, dims: Option<Vec<usize>>) -> PyRe
         MatData::U8(v) => v.into_pyarray(py).into_any(),
         MatData::Bool(v) => v.into_pyarray(py).into_any(),
         MatData::Char(s) => return Ok(PyString::new(py, &s).into_any()),
+        MatData::Sparse(sp) => return crate::convert::sparse_to_scipy(py, a.rows, a.cols, sp),
     };
     let kw = PyDict::new(py);
     kw.set_item("order", "F")?;

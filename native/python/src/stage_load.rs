@@ -22,6 +22,7 @@ fn to_numpy<'py>(py: Python<'py>, a: MatArray) -> PyResult<PyObject> {
         MatData::U8(v) => Array2::from_shape_vec(shape, v).map_err(err)?.into_pyarray(py).into_any().unbind(),
         MatData::Bool(v) => Array2::from_shape_vec(shape, v).map_err(err)?.into_pyarray(py).into_any().unbind(),
         MatData::Char(s) => s.into_pyobject(py)?.into_any().unbind(),
+        MatData::Sparse(sp) => crate::convert::sparse_to_scipy(py, a.rows, a.cols, sp)?.unbind(),
     })
 }
 

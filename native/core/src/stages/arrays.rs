@@ -19,6 +19,19 @@ pub enum MatData {
     Bool(Vec<bool>),
     /// a char row vector (rows = 1, cols = number of characters)
     Char(String),
+    /// a sparse double matrix (MATLAB's only sparse numeric class), compressed columns
+    Sparse(SparseF64),
+}
+
+/// Compressed-sparse-column storage of a real sparse matrix, as MATLAB keeps it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SparseF64 {
+    /// 0-based row index of each stored value, sorted within each column
+    pub ir: Vec<usize>,
+    /// column pointers: values of column c are `ir[jc[c]..jc[c + 1]]`, `jc.len() = cols + 1`
+    pub jc: Vec<usize>,
+    /// the stored values
+    pub pr: Vec<f64>,
 }
 
 impl MatData {
@@ -33,6 +46,7 @@ impl MatData {
             MatData::U8(v) => v.len(),
             MatData::Bool(v) => v.len(),
             MatData::Char(s) => s.chars().count(),
+            MatData::Sparse(sp) => sp.pr.len(),
         }
     }
 
@@ -53,6 +67,10 @@ pub struct MatArray {
 impl MatArray {
     /// A `rows x cols` array from column-major data (panics if the length is wrong: a programming error).
     pub fn new(rows: usize, cols: usize, data: MatData) -> Self {
+        if let MatData::Sparse(sp) = &data {
+            assert_eq!(sp.jc.len(), cols + 1, "MatArray: sparse {rows} x {cols} needs {} column pointers", cols + 1);
+            return MatArray { rows, cols, data };
+        }
         let n = data.len();
         assert_eq!(n, rows * cols, "MatArray: {rows} x {cols} needs {} elements, got {n}", rows * cols);
         MatArray { rows, cols, data }
@@ -66,6 +84,11 @@ impl MatArray {
     /// An n x 1 column.
     pub fn column(data: MatData) -> Self {
         MatArray::new(data.len(), 1, data)
+    }
+
+    /// An all-zero `rows x cols` sparse double (e.g. `uw_space_time.spread`).
+    pub fn sparse_zeros(rows: usize, cols: usize) -> Self {
+        MatArray { rows, cols, data: MatData::Sparse(SparseF64 { ir: vec![], jc: vec![0; cols + 1], pr: vec![] }) }
     }
 
     /// A char row vector.

@@ -152,6 +152,7 @@ fn concat_rows(parts: &[MatArray], what: &str) -> Result<MatArray, String> {
         MatData::U8(_) => cat!(U8),
         MatData::Bool(_) => cat!(Bool),
         MatData::Char(_) => return Err(format!("{what} is text")),
+        MatData::Sparse(_) => return Err(format!("{what} is sparse, cannot be merged")),
     };
     Ok(MatArray::new(rows, cols, data))
 }

@@ -12,4 +12,5 @@ pub mod merge;
 pub mod scla;
 pub mod scn;
 pub mod select;
+pub mod unwrap;
 pub mod weed;

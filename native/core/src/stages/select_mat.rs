@@ -49,6 +49,7 @@ pub fn to_f64(a: &MatArray, what: &str) -> Result<Vec<f64>, String> {
         MatData::U8(v) => v.iter().map(|&x| x as f64).collect(),
         MatData::Bool(v) => v.iter().map(|&x| x as u8 as f64).collect(),
         MatData::Char(_) => return Err(format!("{what} is text, expected numbers")),
+        MatData::Sparse(_) => return Err(format!("{what} is sparse, expected a full array")),
     })
 }
 
@@ -112,6 +113,7 @@ pub fn take_rows(a: &MatArray, idx: &[usize], what: &str) -> Result<MatArray, St
         MatData::U8(v) => MatData::U8(take(v, r, c, idx)),
         MatData::Bool(v) => MatData::Bool(take(v, r, c, idx)),
         MatData::Char(_) => return Err(format!("{what} is text, cannot select rows")),
+        MatData::Sparse(_) => return Err(format!("{what} is sparse, cannot select rows")),
     };
     Ok(MatArray::new(idx.len(), c, data))
 }

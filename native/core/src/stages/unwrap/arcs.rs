@@ -1,0 +1,1 @@
+//! Stage 6: see `pystamps_batch/stages/unwrap/` (to be written).
