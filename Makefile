@@ -39,8 +39,8 @@ bench: install
 # `make native-full-chain-verify`: the standalone runner (pystamps-native run --native-only)
 # against the Python driver on a synthetic multi-patch dataset (strict verify), then on a
 # copy of each golden input against StaMPS (stage 1 strict, later stages scientific).
-# NATIVE_END_STEP is the last stage the native runner implements (stages 1-5 today).
-NATIVE_END_STEP ?= 5
+# NATIVE_END_STEP: the last stage run (all 8 are native).
+NATIVE_END_STEP ?= 8
 NFCV_DIR ?= $(CURDIR)/target/native-full-chain-verify
 GOLDEN ?= $(CURDIR)/../shared/golden
 native-full-chain-verify: install
@@ -61,11 +61,11 @@ native-full-chain-verify: install
 		target/release/pystamps-native run --native-only --dataset $(NFCV_DIR)/$$g --start-step 1 \
 			--end-step $(NATIVE_END_STEP) || exit 1; \
 		$(BIN)/pystamps verify --run $(NFCV_DIR)/$$g --golden $(GOLDEN)/$$g/stamps --profile strict \
-			--through-stage 1 | head -1 || exit 1; \
+			--through-stage 1 > $(NFCV_DIR)/$$g.strict1.txt; rc=$$?; head -1 $(NFCV_DIR)/$$g.strict1.txt; \
+		[ $$rc -eq 0 ] || exit 1; \
 		$(BIN)/pystamps verify --run $(NFCV_DIR)/$$g --golden $(GOLDEN)/$$g/stamps --profile scientific \
-			--through-stage $(NATIVE_END_STEP) | head -1; \
-		$(BIN)/pystamps verify --run $(NFCV_DIR)/$$g --golden $(GOLDEN)/$$g/stamps --profile scientific \
-			--through-stage $(NATIVE_END_STEP) > /dev/null || exit 1; \
+			--through-stage $(NATIVE_END_STEP) > $(NFCV_DIR)/$$g.sci.txt; rc=$$?; head -1 $(NFCV_DIR)/$$g.sci.txt; \
+		[ $$rc -eq 0 ] || exit 1; \
 	done
 
 clean:

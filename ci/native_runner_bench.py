@@ -8,9 +8,8 @@ Each variant processes its own copy of DIR from stage 1 to ``--end-step`` in chi
 
 * ``python``: ``pystamps run`` with ``runtime.backend: python`` (the reference kernels);
 * ``native-kernels``: ``pystamps run`` with ``runtime.backend: native``;
-* ``native-runner``: ``pystamps-native run --native-only`` for every stage it implements
-  (1-5, 7, 8); stage 6, not native yet, is run by ``pystamps run`` (native kernels) in
-  between, which the shared completion markers allow; its row is marked.
+* ``native-runner``: ``pystamps-native run --native-only``, every stage (1-8) in one
+  process with no Python interpreter.
 
 Per-stage times are the ``duration_sec`` of the ``--json`` units summed over patches; the
 wall time and peak RSS are those of the child processes (``os.wait4``). With
@@ -106,16 +105,7 @@ def main(argv: list[str] | None = None) -> int:
                                                        1, a.end_step))
                 segs = [(units, wall, rss)]
             else:
-                segs = []
-                cfg = config(work, "native")
-                spans = [(1, min(5, a.end_step), "native")]
-                if a.end_step >= 6:
-                    spans.append((6, 6, "python-driver"))
-                if a.end_step >= 7:
-                    spans.append((7, a.end_step, "native"))
-                for s, e, who in spans:
-                    cmd = native_runner(exe, root, s, e) if who == "native" else python_driver(root, cfg, s, e)
-                    segs.append(child(cmd))
+                segs = [child(native_runner(exe, root, 1, a.end_step))]
             units = [u for seg in segs for u in seg[0]]
             rep["runs"][v] = {"stages_s": stage_sums(units), "wall_s": sum(s[1] for s in segs),
                               "peak_rss_bytes": max(s[2] for s in segs)}
@@ -138,9 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     nr = runs["native-runner"]["stages_s"]
     for s in LABELS[: a.end_step]:
         vals = [runs[c]["stages_s"].get(s, 0.0) for c in runs] + ([rep["stamps_s"].get(s, 0.0)] if "stamps_s" in rep else [])
-        mark = " (stage 6 by pystamps run)" if s == "6" else ""
         ratios = ", ".join(f"{c} {v / nr[s]:.1f}x" for c, v in zip(cols, vals) if c != "native-runner" and nr.get(s))
-        print(f"{s:>6} " + " ".join(f"{v:15.2f}" for v in vals) + f"   {ratios}{mark}")
+        print(f"{s:>6} " + " ".join(f"{v:15.2f}" for v in vals) + f"   {ratios}")
     tot = [sum(runs[c]["stages_s"].values()) for c in runs] + (
         [sum(rep["stamps_s"].get(s, 0.0) for s in LABELS[: a.end_step])] if "stamps_s" in rep else [])
     ntot = sum(nr.values())

@@ -9,6 +9,7 @@ Schema (the seed's)::
       kernel_backend_overrides: {kernel_name: python | native}
       io_workers: 8                              # >= 1
       cpu_workers: 0                             # >= 0; 0 = all cores this process may use
+      patch_engine: python | native              # what runs each patch's stages under MPI
     stamps:                                      # StaMPS parameter overrides (spec B.2 names)
       clap_win: 32
       ...
@@ -30,7 +31,9 @@ from .params import DEFAULTS, coerce_value
 BACKENDS = ("auto", "python", "native")
 OVERRIDE_BACKENDS = ("python", "native")
 RUNTIME_KEYS = ("backend", "stage2_kernel_backend", "stage2_native_threads",
-                "kernel_backend_overrides", "io_workers", "cpu_workers")
+                "kernel_backend_overrides", "io_workers", "cpu_workers", "patch_engine")
+#: per-patch engines of the MPI driver: this package's runner, or the `pystamps-native` binary
+PATCH_ENGINES = ("python", "native")
 TOP_KEYS = ("runtime", "stamps")
 
 
@@ -44,6 +47,9 @@ class RuntimeConfig:
     kernel_backend_overrides: dict[str, str] = field(default_factory=dict)
     io_workers: int = 8
     cpu_workers: int = 0
+    #: under MPI, what runs each patch's stages: "python" (this package's runner) or
+    #: "native" (the ``pystamps-native`` binary, see :mod:`pystamps_batch.driver.native`)
+    patch_engine: str = "python"
 
 
 @dataclass(frozen=True)
@@ -118,7 +124,8 @@ def parse_config(data: Any, source: str | None = None) -> RunConfig:
         if isinstance(cv, float) and math.isnan(cv):
             raise ConfigError(f"{_where(source, 'stamps.' + name)}: NaN is not allowed")
         stamps[name] = cv
-    return RunConfig(RuntimeConfig(backend, s2, s2t, overrides, iow, cpw), stamps, source)
+    engine = _choice(rt.get("patch_engine", d.patch_engine), "runtime.patch_engine", PATCH_ENGINES, source)
+    return RunConfig(RuntimeConfig(backend, s2, s2t, overrides, iow, cpw, engine), stamps, source)
 
 
 def load_config(path: str | Path | None) -> RunConfig:

@@ -23,8 +23,8 @@ pytestmark = pytest.mark.skipif(MPIEXEC is None, reason="mpiexec not available")
 END = 8
 
 
-def _run(cmd, **kw):
-    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+def _run(cmd, env_extra=None, **kw):
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", **(env_extra or {}))
     return subprocess.run(cmd, capture_output=True, text=True, env=env, **kw)
 
 
@@ -129,3 +129,34 @@ def test_killed_rank_ends_the_job_and_a_rerun_finishes(reference, tmp_path_facto
     assert "skipped_existing" in [u["status"] for u in units if u["scope"] == "patch"]
     assert "completed" in statuses
     _same_tree(reference, d)
+
+
+def test_native_patch_engine_equals_python_engine(reference, native_bin, tmp_path_factory, tmp_path):
+    """runtime.patch_engine: native -- each rank runs its patches with pystamps-native, rank 0
+    the merged stages: strict-equal to the single-process Python run, units marked."""
+    d = synth_dataset(tmp_path_factory, tmp_path / "ds", **MULTI)
+    cfg = tmp_path / "native-engine.yaml"
+    cfg.write_text("runtime:\n  patch_engine: native\n")
+    r = _run([MPIEXEC, "-n", "2", PYSTAMPS, "--config", str(cfg), "run", "--dataset", str(d), "--start-step", "1",
+              "--end-step", str(END), "--json"], timeout=900, env_extra={"PYSTAMPS_NATIVE": str(native_bin)})
+    assert r.returncode == 0, r.stderr[-3000:]
+    units = json.loads(r.stdout)
+    patch_units = [u for u in units if u["scope"] == "patch"]
+    assert len(patch_units) == 4 * 5 and all(u["status"] == "completed" for u in patch_units)
+    assert all(u["details"].get("engine") == "pystamps-native" for u in patch_units)
+    assert {u["details"]["rank"] for u in patch_units} == {0, 1}
+    assert "per-patch engine: pystamps-native" in r.stderr
+    v = _run([PYSTAMPS, "verify", "--run", str(d), "--golden", str(reference), "--profile", "strict"])
+    assert v.returncode == 0, v.stdout[-3000:]
+
+
+def test_native_patch_engine_refuses_python_kernels(tmp_path_factory, tmp_path, native_bin):
+    d = synth_dataset(tmp_path_factory, tmp_path / "ds", **MULTI)
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text("runtime:\n  patch_engine: native\n  backend: python\n")
+    r = _run([MPIEXEC, "-n", "2", PYSTAMPS, "--config", str(cfg), "run", "--dataset", str(d), "--start-step", "1",
+              "--end-step", "2"], timeout=300, env_extra={"PYSTAMPS_NATIVE": str(native_bin)})
+    assert r.returncode == 2
+    assert "runtime.patch_engine: native runs native kernels only" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert not (d / "PATCH_1" / "ps1.mat").exists()

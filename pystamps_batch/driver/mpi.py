@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib
 import os
 import queue
+import socket
 import threading
 import time
 import traceback
@@ -236,10 +237,18 @@ def rank_threads(comm) -> int:
     return max(1, min(cpu_budget(), len(mine)) // max(1, sharing))
 
 
-def _patch_job(root: str, cfg, patch: str, start: int, end: int, force: bool) -> list[dict]:
-    """What a rank does for one patch (module-level so that it can be sent by reference)."""
+def _patch_job(root: str, cfg, patch: str, start: int, end: int, force: bool,
+               holder: str | None = None) -> list[dict]:
+    """What a rank does for one patch (module-level so that it can be sent by reference):
+    this package's runner, or ``pystamps-native`` with ``runtime.patch_engine: native``
+    (``holder``: rank 0's ``host:pid``, whose dataset locks the binary works inside)."""
     from ..dataset.layout import open_dataset
     from ..runner import Runner
+
+    if cfg.runtime.patch_engine == "native":
+        from .native import run_native_patch
+
+        return run_native_patch(root, cfg, patch, start, end, force, holder, _rank_log)
 
     ds = open_dataset(root)
     r = Runner(ds, cfg, force=force, log=_rank_log)
@@ -278,6 +287,10 @@ def run_mpi(ds, cfg, start: int, end: int, *, force: bool = False, log: Callable
 
     stack = contextlib.ExitStack()
     try:
+        if cfg.runtime.patch_engine == "native" and start <= 5:
+            from .native import check_native_engine
+
+            check_native_engine(cfg)
         stack.enter_context(locked(ds, warn=log))
         scratch = stack.enter_context(run_scratch(ds))
     except PystampsError:
@@ -298,7 +311,10 @@ def _run_rank0(comm, ds, cfg, start, end, force, log, dead_after, threads, scrat
     log(f"[rank 0] MPI run on {size} ranks, {threads} thread(s) per rank")
     try:
         order = sorted(ds.patches, key=lambda p: -(p.n_cand or 0))      # largest first
-        jobs = [(str(ds.root), cfg, p.name, start, end, force) for p in order] if start <= 5 else []
+        holder = f"{socket.gethostname()}:{os.getpid()}"       # as in our lock files
+        jobs = [(str(ds.root), cfg, p.name, start, end, force, holder) for p in order] if start <= 5 else []
+        if jobs and cfg.runtime.patch_engine == "native":
+            log("[rank 0] per-patch engine: pystamps-native")
         outs = coord.map("pystamps_batch.driver.mpi:_patch_job", jobs)
         by_patch: dict[str, list[UnitResult]] = {}
         for (ok, res, r), job in zip(outs, jobs):

@@ -30,6 +30,16 @@ fn alive(pid: u64) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
 }
 
+/// Environment variable by which a run that holds the dataset locks (the Python MPI
+/// driver, `runtime.patch_engine: native`) lets the `pystamps-native` it starts work inside
+/// them: `<host>:<pid>` of the holder, as written in the lock file.
+pub const HELD_BY_ENV: &str = "PYSTAMPS_LOCK_HELD_BY";
+
+/// True when `$PYSTAMPS_LOCK_HELD_BY` names exactly this lock's holder (host and pid).
+fn held_by_parent(host: &str, pid: u64) -> bool {
+    std::env::var(HELD_BY_ENV).is_ok_and(|v| v == format!("{host}:{pid}"))
+}
+
 /// Take the lock of one folder.
 pub fn lock(folder: &Path, warn: &dyn Fn(&str)) -> Result<Guard, String> {
     let d = markers::marker_dir(folder);
@@ -54,6 +64,11 @@ pub fn lock(folder: &Path, warn: &dyn Fn(&str)) -> Result<Guard, String> {
                 let mut held = read(&path);
                 let pid = held.get("pid").and_then(Value::as_u64);
                 let h = held.get("host").and_then(Value::as_str).unwrap_or("").to_string();
+                if pid.is_some_and(|p| held_by_parent(&h, p)) {
+                    // the MPI driver holding this lock runs us as its per-patch engine
+                    // (the guard removes the file only if it holds our own pid: it does not)
+                    return Ok(Guard { path });
+                }
                 if h == host && pid.is_some_and(|p| !alive(p)) {
                     warn(&format!("warning: taking over a stale lock of pid {} on {h} ({})", pid.unwrap_or(0), path.display()));
                     let _ = std::fs::remove_file(&path);

@@ -9,6 +9,7 @@ mod args;
 mod bench;
 mod gen;
 mod lock;
+mod membudget;
 mod run;
 mod stages;
 mod status;

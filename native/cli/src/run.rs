@@ -26,6 +26,7 @@ use pystamps_io::units::{
 
 use crate::args::{self, Kind};
 use crate::lock;
+use crate::membudget;
 use crate::stages::{self, Ctx};
 
 pub const HELP: &str = "\
@@ -53,15 +54,19 @@ options:
   --stage2-native-threads N   override runtime.stage2_native_threads (0 = all cores)
   --patch-workers N      patches processed at the same time (default 1: one after the
                          other, the Python driver's log order; 0 = one per core); the
-                         kernel threads are shared out among them
+                         kernel threads are shared out among them, and patches start
+                         only while their estimated memory (96 B per candidate x image
+                         + 64 MiB) fits in 80 % of the available memory (cgroup-aware;
+                         $PYSTAMPS_MEMORY_BUDGET_MB overrides)
 
-native stages: 1 (ps_load_initial), 2 (ps_est_gamma_quick), 3 (ps_select), 4 (ps_weed),
-5a (ps_correct_phase), 5b (ps_merge_patches with the ifg std), 7 (ps_calc_scla),
-8 (ps_scn_filt with mean_v and the ps_plot_v-* products).
-A plan that would run stage 6 is refused with exit status 2 before
-anything is written (run those with `pystamps run`; the markers are shared, so each
-runner resumes where the other stopped).
-";
+every stage is native: 1 (ps_load_initial), 2 (ps_est_gamma_quick), 3 (ps_select),
+4 (ps_weed), 5a (ps_correct_phase), 5b (ps_merge_patches with the ifg std), 6 (ps_unwrap,
+3D_FULL, with the snaphu executable of $PYSTAMPS_SNAPHU, the `snaphu` wheel of the active
+Python environment or PATH; scratch under $PYSTAMPS_SCRATCH, else $TMPDIR or /tmp),
+7 (ps_calc_scla), 8 (ps_scn_filt with mean_v and the ps_plot_v-* products).
+The artifacts and completion markers are those of `pystamps run`, so either runner
+resumes where the other stopped. Not covered: what `pystamps run` refuses as well
+(small-baseline networks, unwrap methods other than 3D/3D_FULL), MAT v7.3 inputs.";
 
 const SPEC: &[(&str, Kind)] = &[
     ("--dataset", Kind::Value),
@@ -737,6 +742,22 @@ impl<'a> Runner<'a> {
         let budget = if self.threads > 0 { self.threads } else { pystamps_core::pool::cpu_budget() };
         let kthreads = (budget / workers).max(1);
         let (ds, cfg, force) = (self.ds, self.cfg, self.force);
+        let n_images = if ds.n_ifg() > 0 { ds.n_ifg() + 1 } else { 1 };
+        let est: Vec<u64> = names
+            .iter()
+            .map(|n| membudget::patch_estimate(ds.patch(n).ok().and_then(|p| p.n_cand).unwrap_or(0), n_images))
+            .collect();
+        let mem = membudget::budget().unwrap_or(u64::MAX);
+        let biggest = est.iter().copied().max().unwrap_or(0);
+        if biggest.saturating_mul(workers as u64) > mem {
+            eprint(&format!(
+                "patch workers: {workers} requested; memory bound: {:.1} GiB available for patches, up to {:.1} GiB \
+                 each, so fewer may run at once",
+                mem as f64 / 1073741824.0,
+                biggest as f64 / 1073741824.0
+            ));
+        }
+        let pool = membudget::MemoryPool::new(mem);
         let next = AtomicUsize::new(0);
         let slots: Vec<Mutex<Vec<UnitResult>>> = names.iter().map(|_| Mutex::new(Vec::new())).collect();
         let bar = Mutex::new(bar);
@@ -750,7 +771,9 @@ impl<'a> Runner<'a> {
                         if i >= names.len() {
                             break;
                         }
+                        let ticket = pool.acquire(est[i]);
                         let res = r.run_patch(&names[i], units, &mut oracle);
+                        drop(ticket);
                         if let Ok(mut slot) = slots[i].lock() {
                             *slot = res;
                         }

@@ -7,7 +7,8 @@
 //! stage 5a (`ps_correct_phase`, `pystamps_core::stages::correct`), 5b
 //! (`ps_merge_patches` + `ps_calc_ifg_std`, `pystamps_core::stages::merge`), stage 7
 //! (`ps_calc_scla`, `pystamps_core::stages::scla`) and stage 8 (`ps_scn_filt` + the
-//! velocity products, `pystamps_core::stages::scn`). Not yet: stage 6 (`ps_unwrap`).
+//! velocity products, `pystamps_core::stages::scn`), stage 6 (`ps_unwrap`,
+//! `pystamps_core::stages::unwrap`, running the same snaphu executable as the Python side).
 //! A stage missing from [`native_stage`] is refused by the runner (one line, exit 2);
 //! it never falls back to Python.
 
@@ -49,6 +50,7 @@ pub fn native_stage(label: &str) -> Option<StageFn> {
         "4" => Some(stage4),
         "5a" => Some(stage5a),
         "5b" => Some(stage5b),
+        "6" => Some(stage6),
         "7" => Some(stage7),
         "8" => Some(stage8),
         _ => None,
@@ -56,7 +58,7 @@ pub fn native_stage(label: &str) -> Option<StageFn> {
 }
 
 /// Labels implemented natively (for messages and --help).
-pub const NATIVE_LABELS: &[&str] = &["1", "2", "3", "4", "5a", "5b", "7", "8"];
+pub const NATIVE_LABELS: &[&str] = &["1", "2", "3", "4", "5a", "5b", "6", "7", "8"];
 
 fn stage1(ctx: &mut Ctx) -> Result<Produced, String> {
     let patch = ctx.patch.ok_or("stage 1 runs per patch")?;
@@ -239,22 +241,68 @@ fn stage4(ctx: &mut Ctx) -> Result<Produced, String> {
 }
 
 
-/// Runs a stage whose log callback is `&dyn Fn(&str)` (it may be called from worker threads),
-/// then replays the collected lines through the unit's logger in order.
-fn with_logged<T>(ctx: &mut Ctx, f: impl FnOnce(&dyn Fn(&str)) -> T) -> T {
-    let lines = std::sync::Mutex::new(Vec::<String>::new());
-    let out = {
-        let log = |m: &str| {
-            if let Ok(mut l) = lines.lock() {
-                l.push(m.to_string());
+/// Runs a stage whose log callback is `&(dyn Fn(&str) + Sync)` (it may be called from worker
+/// threads) on a scoped thread and forwards its lines, as they come, to the unit's logger
+/// (which is not thread-safe) on this thread, in the order they were sent.
+fn with_logged<T: Send>(ctx: &mut Ctx, f: impl FnOnce(&(dyn Fn(&str) + Sync)) -> T + Send) -> T {
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::scope(|scope| {
+        let worker = scope.spawn(move || {
+            let tx = std::sync::Mutex::new(tx);
+            let log = |m: &str| {
+                if let Ok(t) = tx.lock() {
+                    let _ = t.send(m.to_string());
+                }
+            };
+            f(&log)
+        });
+        for line in rx {
+            (ctx.log)(&line);
+        }
+        match worker.join() {
+            Ok(v) => v,
+            Err(p) => std::panic::resume_unwind(p),
+        }
+    })
+}
+
+/// Stage 6 (`ps_unwrap`, `pystamps_core::stages::unwrap`) on the merged root: snaphu is the
+/// one `locate_snaphu` finds (`$PYSTAMPS_SNAPHU`, the `snaphu` wheel of a Python environment,
+/// or `snaphu` on PATH), scratch folders go under `$PYSTAMPS_SCRATCH` (else `$TMPDIR`, /tmp).
+fn stage6(ctx: &mut Ctx) -> Result<Produced, String> {
+    use pystamps_core::stages::unwrap::{self, snaphu::locate_snaphu, SnaphuRun, UnwrapInputs};
+    let exe = locate_snaphu(None)?; // fail fast, before reading anything
+    let f = ctx.folder;
+    let ps2 = read_artifact(f, "ps2")?;
+    let mut scla_smooth2 = read_optional(f, "scla_smooth2")?;
+    if let Some(sm) = &scla_smooth2 {
+        let n_xy = get(&ps2, "xy", "ps2")?.rows;
+        if let Some((_, k)) = sm.iter().find(|(k, _)| k == "K_ps_uw") {
+            if k.rows != n_xy {
+                // as ps_unwrap: a scla_smooth2 of another PS set (before a re-merge) is deleted, not used
+                let _ = std::fs::remove_file(mat_path(f, "scla_smooth2"));
+                scla_smooth2 = None;
+                (ctx.log)("scla_smooth2.mat belonged to another PS set (row count differs): deleted");
             }
-        };
-        f(&log)
-    };
-    for l in lines.into_inner().unwrap_or_default() {
-        (ctx.log)(&l);
+        }
     }
-    out
+    let inp = UnwrapInputs {
+        ps2,
+        rc2: read_artifact(f, "rc2")?,
+        pm2: read_artifact(f, "pm2")?,
+        bp2: read_artifact(f, "bp2")?,
+        la2: read_optional(f, "la2")?,
+        scla_smooth2,
+    };
+    let scratch: PathBuf = match std::env::var_os("PYSTAMPS_SCRATCH").filter(|v| !v.is_empty()) {
+        Some(v) => PathBuf::from(v),
+        None => PathBuf::from(std::env::var_os("TMPDIR").unwrap_or_else(|| "/tmp".into())),
+    };
+    let pm = param_map(ctx.params);
+    let threads = ctx.threads;
+    let how = SnaphuRun { exe: &exe, scratch_dir: Some(&scratch), workers: threads };
+    let out = with_logged(ctx, |log| unwrap::run(&inp, &pm, &how, threads, log));
+    Ok(Produced { outputs: out?, dims: vec![], kernels: &[] })
 }
 
 /// Stage 5a (`ps_correct_phase`, per patch): `rc2` from ps2, pm2, bp2, ph2.
@@ -321,7 +369,7 @@ fn stage5b(ctx: &mut Ctx) -> Result<Produced, String> {
         patches.push(pa);
     }
     let heading = ctx.params.f64("heading").unwrap_or(f64::NAN);
-    let out = with_logged(ctx, |log| merge::run(&patches, heading, log));
+    let out = with_logged(ctx, |log| merge::run(patches, heading, log));
     Ok(Produced { outputs: out?, dims: vec![], kernels: &[] })
 }
 

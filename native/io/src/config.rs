@@ -9,6 +9,7 @@
 //!   kernel_backend_overrides: {kernel_name: python | native}
 //!   io_workers: 8                 # >= 1
 //!   cpu_workers: 0                # >= 0
+//!   patch_engine: python | native # per-patch engine of the MPI driver (pystamps run --mpi)
 //! stamps:                         # StaMPS parameter overrides (spec B.2 names)
 //!   clap_win: 32
 //! ```
@@ -38,8 +39,17 @@ impl std::error::Error for ConfigError {}
 
 pub const BACKENDS: [&str; 3] = ["auto", "python", "native"];
 pub const OVERRIDE_BACKENDS: [&str; 2] = ["python", "native"];
-pub const RUNTIME_KEYS: [&str; 6] =
-    ["backend", "stage2_kernel_backend", "stage2_native_threads", "kernel_backend_overrides", "io_workers", "cpu_workers"];
+pub const RUNTIME_KEYS: [&str; 7] = [
+    "backend",
+    "stage2_kernel_backend",
+    "stage2_native_threads",
+    "kernel_backend_overrides",
+    "io_workers",
+    "cpu_workers",
+    "patch_engine",
+];
+/// `pystamps_batch.config.PATCH_ENGINES`.
+pub const PATCH_ENGINES: [&str; 2] = ["python", "native"];
 pub const TOP_KEYS: [&str; 2] = ["runtime", "stamps"];
 /// `pystamps_batch.kernels.names.KERNEL_NAMES`, in the same order.
 pub const KERNEL_NAMES: [&str; 12] = [
@@ -66,6 +76,8 @@ pub struct RuntimeConfig {
     pub kernel_backend_overrides: BTreeMap<String, String>,
     pub io_workers: i64,
     pub cpu_workers: i64,
+    /// what runs a patch's stages under the Python MPI driver (validated here, used there)
+    pub patch_engine: String,
 }
 
 impl Default for RuntimeConfig {
@@ -77,6 +89,7 @@ impl Default for RuntimeConfig {
             kernel_backend_overrides: BTreeMap::new(),
             io_workers: 8,
             cpu_workers: 0,
+            patch_engine: "python".into(),
         }
     }
 }
@@ -236,6 +249,7 @@ pub fn parse_config(data: &Y, source: Option<&str>) -> Result<RunConfig, ConfigE
     let s2t = int_at_least(get(rt, "stage2_native_threads"), 0, "runtime.stage2_native_threads", 0, source)?;
     let iow = int_at_least(get(rt, "io_workers"), 8, "runtime.io_workers", 1, source)?;
     let cpw = int_at_least(get(rt, "cpu_workers"), 0, "runtime.cpu_workers", 0, source)?;
+    let engine = choice(get(rt, "patch_engine"), &d.patch_engine, "runtime.patch_engine", &PATCH_ENGINES, source)?;
     let mut overrides = BTreeMap::new();
     if !falsy(get(rt, "kernel_backend_overrides")) {
         let Some(Y::Mapping(ov)) = get(rt, "kernel_backend_overrides") else {
@@ -289,6 +303,7 @@ pub fn parse_config(data: &Y, source: Option<&str>) -> Result<RunConfig, ConfigE
             kernel_backend_overrides: overrides,
             io_workers: iow,
             cpu_workers: cpw,
+            patch_engine: engine,
         },
         stamps,
         source: source.map(str::to_string),

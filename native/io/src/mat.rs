@@ -589,6 +589,19 @@ mod tests {
     }
 
     #[test]
+    fn sparse_round_trip() {
+        let sp = SparseF64 { ir: vec![0, 2, 1], jc: vec![0, 2, 2, 3], pr: vec![1.5, -2.0, 7.0] };
+        let vars = vec![
+            ("s".to_string(), MatArray::new(3, 3, MatData::Sparse(sp.clone()))),
+            ("z".to_string(), MatArray::sparse_zeros(4, 2)),
+        ];
+        let back = parse_mat(&encode_mat(&vars).unwrap()).unwrap();
+        assert_eq!(back.vars, vars);
+        let bad = SparseF64 { ir: vec![0], jc: vec![0, 0], pr: vec![1.0] };
+        assert!(encode_mat(&[("b".to_string(), MatArray::new(2, 1, MatData::Sparse(bad)))]).is_err());
+    }
+
+    #[test]
     fn round_trip_every_type() {
         let v = sample();
         let bytes = encode_mat(&v).expect("encode");

@@ -300,6 +300,7 @@ mod stage_load;
 mod stage_merge;
 mod stage_scla_scn;
 mod stage_select;
+mod stage_unwrap;
 mod stage_unwrap_arcs;
 mod stage_unwrap_grid;
 mod stage_unwrap_st;
@@ -313,6 +314,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     stage_merge::register(m)?;
     stage_scla_scn::register(m)?;
     stage_select::register(m)?;
+    stage_unwrap::register(m)?;
     stage_unwrap_arcs::register(m)?;
     stage_unwrap_grid::register(m)?;
     stage_unwrap_st::register(m)?;

@@ -54,7 +54,7 @@ fn stage5b_merge<'py>(py: Python<'py>, patches: &Bound<'py, PyList>, heading: f6
             empty: p.getattr("empty")?.extract()?,
         });
     }
-    let (out, lines) = run_logged(py, |log| merge::run(&ps, heading, log));
+    let (out, lines) = run_logged(py, |log| merge::run(ps, heading, log));
     let out = out.map_err(PyValueError::new_err)?;
     let d = PyDict::new(py);
     for (name, art) in out {

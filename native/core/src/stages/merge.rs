@@ -240,8 +240,13 @@ fn keys_of(ij: &MatArray) -> Result<Keys, String> {
 }
 
 /// The merge proper (no ifgstd): `{artifact: variables}` in the Python stage's order.
-pub fn merge(patches: &[PatchArrays], heading: f64) -> Result<StageOutputs, String> {
-    let mut used: Vec<&PatchArrays> = Vec::new();
+///
+/// Takes the patches by value: each patch's arrays are dropped as soon as its rows are
+/// taken (all but the last patch's, whose ps2 and scla2/scn2 extras are kept), and the
+/// pieces are moved, not copied, into the outputs, so the peak memory stays near one copy
+/// of the merged arrays plus one patch.
+pub fn merge(patches: Vec<PatchArrays>, heading: f64) -> Result<StageOutputs, String> {
+    let mut used: Vec<PatchArrays> = Vec::new();
     for p in patches {
         if p.n_ps()? > 0 {
             used.push(p);
@@ -267,7 +272,9 @@ pub fn merge(patches: &[PatchArrays], heading: f64) -> Result<StageOutputs, Stri
     let push = |pieces: &mut HashMap<(String, String), Vec<MatArray>>, a: &str, v: &str, m: MatArray| {
         pieces.entry((a.to_string(), v.to_string())).or_default().push(m);
     };
-    for p in &used {
+    let n_used = used.len();
+    for pi in 0..n_used {
+        let p = &used[pi];
         let ij = var(p, "ps2", "ij")?;
         let (k, az, rg) = keys_of(ij)?;
         let [rg0, rg1, az0, az1] = p.noover.map(|v| (v - 1) as f64);
@@ -324,11 +331,16 @@ pub fn merge(patches: &[PatchArrays], heading: f64) -> Result<StageOutputs, Stri
         }
         keys.extend(sel.iter().map(|&i| k[i]));
         remove.extend(std::iter::repeat_n(false, sel.len()));
+        if pi + 1 < n_used {
+            used[pi].arrays = Artifacts::new(); // its rows are in `pieces` now
+        }
     }
 
     let mut cat: HashMap<(String, String), MatArray> = HashMap::new();
-    for (kv, parts) in &pieces {
-        cat.insert(kv.clone(), concat_rows(parts, &format!("{}.{}", kv.0, kv.1))?);
+    for (kv, parts) in pieces.drain() {
+        let whole = concat_rows(&parts, &format!("{}.{}", kv.0, kv.1))?;
+        drop(parts);
+        cat.insert(kv, whole);
     }
     let getc = |a: &str, v: &str| -> Result<&MatArray, String> {
         cat.get(&(a.to_string(), v.to_string())).ok_or_else(|| format!("merge: {a}.{v} missing"))
@@ -381,7 +393,7 @@ pub fn merge(patches: &[PatchArrays], heading: f64) -> Result<StageOutputs, Stri
     for c in 0..2 {
         ll_out.extend(rows.iter().map(|&r| ll[c * nr + r]));
     }
-    let last = used[used.len() - 1];
+    let last = &used[used.len() - 1];
     let mut ps2: Artifact = last.arrays.get("ps2").cloned().unwrap_or_default();
     let set = |art: &mut Artifact, name: &str, v: MatArray| match art.iter_mut().find(|(k, _)| k == name) {
         Some(slot) => slot.1 = v,
@@ -392,16 +404,23 @@ pub fn merge(patches: &[PatchArrays], heading: f64) -> Result<StageOutputs, Stri
     set(&mut ps2, "lonlat", MatArray::new(n, 2, MatData::F64(ll_out)));
     set(&mut ps2, "n_ps", MatArray::scalar(n as f64));
 
-    let g = |a: &str, v: &str| -> Result<MatArray, String> { take_rows(getc(a, v)?, &rows, &format!("{a}.{v}")) };
+    drop(ll);
+    drop(coh);
+    drop(ij_all);
+    // each merged array is taken out of `cat` (and freed) as its output rows are made
+    let mut g = |a: &str, v: &str| -> Result<MatArray, String> {
+        let whole = cat.remove(&(a.to_string(), v.to_string())).ok_or_else(|| format!("merge: {a}.{v} missing"))?;
+        take_rows(&whole, &rows, &format!("{a}.{v}"))
+    };
     let ph_rc = normalise(g("rc2", "ph_rc")?)?;
-    let named = |v: &[(&str, MatArray)]| -> Artifact { v.iter().map(|(k, m)| (k.to_string(), m.clone())).collect() };
+    let named = |v: Vec<(&str, MatArray)>| -> Artifact { v.into_iter().map(|(k, m)| (k.to_string(), m)).collect() };
     let mut out: StageOutputs = vec![
         ("ps2".into(), ps2),
-        ("ph2".into(), named(&[("ph", g("ph2", "ph")?)])),
-        ("rc2".into(), named(&[("ph_rc", ph_rc), ("ph_reref", g("rc2", "ph_reref")?)])),
+        ("ph2".into(), named(vec![("ph", g("ph2", "ph")?)])),
+        ("rc2".into(), named(vec![("ph_rc", ph_rc), ("ph_reref", g("rc2", "ph_reref")?)])),
         (
             "pm2".into(),
-            named(&[
+            named(vec![
                 ("ph_patch", g("pm2", "ph_patch")?),
                 ("ph_res", g("pm2", "ph_res")?),
                 ("K_ps", g("pm2", "K_ps")?),
@@ -409,16 +428,16 @@ pub fn merge(patches: &[PatchArrays], heading: f64) -> Result<StageOutputs, Stri
                 ("coh_ps", g("pm2", "coh_ps")?),
             ]),
         ),
-        ("bp2".into(), named(&[("bperp_mat", g("bp2", "bperp_mat")?)])),
-        ("la2".into(), named(&[("la", g("la2", "la")?)])),
-        ("hgt2".into(), named(&[("hgt", g("hgt2", "hgt")?)])),
+        ("bp2".into(), named(vec![("bperp_mat", g("bp2", "bperp_mat")?)])),
+        ("la2".into(), named(vec![("la", g("la2", "la")?)])),
+        ("hgt2".into(), named(vec![("hgt", g("hgt2", "hgt")?)])),
         (
             "inc2".into(),
-            named(&[("inc", if has_inc { g("inc2", "inc")? } else { MatArray::new(0, 0, MatData::F64(vec![])) })]),
+            named(vec![("inc", if has_inc { g("inc2", "inc")? } else { MatArray::new(0, 0, MatData::F64(vec![])) })]),
         ),
     ];
     if any_phuw {
-        out.push(("phuw2".into(), named(&[("ph_uw", g("phuw2", "ph_uw")?)])));
+        out.push(("phuw2".into(), named(vec![("ph_uw", g("phuw2", "ph_uw")?)])));
     }
     if removed == 0 {
         for &(a, vars) in &extra {
@@ -460,27 +479,29 @@ fn normalise(a: MatArray) -> Result<MatArray, String> {
 
 /// The whole of step 5b: the merge, its log line, then `ifgstd2` from the merged arrays
 /// (and its per-ifg log lines), as the Python runner's 5b executor.
-pub fn run(patches: &[PatchArrays], heading: f64, log: &dyn Fn(&str)) -> Result<StageOutputs, String> {
-    let mut out = merge(patches, heading)?;
+pub fn run(patches: Vec<PatchArrays>, heading: f64, log: &dyn Fn(&str)) -> Result<StageOutputs, String> {
     let mut skipped = Vec::new();
-    for p in patches {
+    for p in &patches {
         if p.n_ps()? == 0 {
-            skipped.push(p.name.as_str());
+            skipped.push(p.name.clone());
         }
     }
-    let find = |out: &StageOutputs, a: &str| -> Artifact {
-        out.iter().find(|(k, _)| k == a).map(|(_, v)| v.clone()).unwrap_or_default()
-    };
-    let ps2 = find(&out, "ps2");
+    let n_patches = patches.len();
+    let mut out = merge(patches, heading)?;
+    let empty = Artifact::new();
+    let find = |out: &StageOutputs, a: &str| -> usize { out.iter().position(|(k, _)| k == a).unwrap_or(usize::MAX) };
+    let art = |i: usize| -> &Artifact { out.get(i).map_or(&empty, |(_, v)| v) };
+    let ps2 = art(find(&out, "ps2"));
     let n = ps2.iter().find(|(k, _)| k == "n_ps").map(|(_, v)| to_f64(v, "n_ps")).transpose()?;
     let n = n.and_then(|v| v.first().copied()).unwrap_or(0.0) as i64;
-    let mut line = format!("ps_merge_patches: {n} PS from {} patch(es)", patches.len() - skipped.len());
+    let mut line = format!("ps_merge_patches: {n} PS from {} patch(es)", n_patches - skipped.len());
     if !skipped.is_empty() {
         line += &format!(", skipped empty {}", skipped.join(", "));
     }
     log(&line);
-    let inp = CorrectInputs::from_artifacts(&ps2, &find(&out, "ph2"), &find(&out, "pm2"), &find(&out, "bp2"))?;
+    let inp = CorrectInputs::from_artifacts(ps2, art(find(&out, "ph2")), art(find(&out, "pm2")), art(find(&out, "bp2")))?;
     let s = ifg_std(&inp)?;
+    drop(inp);
     if let MatData::F32(v) = &s.data {
         for (k, x) in v.iter().enumerate() {
             let txt = if x.is_nan() { "nan".to_string() } else { format!("{:.2}", *x as f64) };

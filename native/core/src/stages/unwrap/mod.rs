@@ -10,7 +10,8 @@
 //! 5. [`costs`] + [`snaphu`] - one snaphu run per interferogram -> `uw_phaseuw`;
 //! 6. [`from_grid`] - back to the PS, terms added back -> `phuw2`.
 //!
-//! [`f32ops`] holds the single-precision arithmetic all of them share.
+//! [`f32ops`] holds the single-precision arithmetic all of them share; [`stage`] chains
+//! the steps ([`run`]).
 
 pub mod arcs;
 pub mod costs;
@@ -21,3 +22,6 @@ pub mod grid;
 pub mod input;
 pub mod snaphu;
 pub mod space_time;
+pub mod stage;
+
+pub use stage::{run, SnaphuRun, UnwrapInputs};
