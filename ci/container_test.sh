@@ -10,7 +10,8 @@
 #   smoke      --version, describe-backends (native extension loaded), pystamps-native, no
 #              compilers/pip/CA bundle in the image, an arbitrary uid works
 #   synth      pystamps synth a multi-patch dataset in the container, run stages 1..END there and
-#              with the host's pystamps, verify --profile strict container run vs host run
+#              with the host's pystamps, verify --profile strict container run vs host run; the
+#              image's pystamps-native runs 1..END too, verified strict against the container run
 #   mpi        mpiexec -n 2 mpi4py smoke test (small and 8 MB messages) inside the container
 #   mpi-run    mpiexec -n 2 pystamps run of the synth dataset, verified strict against the
 #              single-process run (needs the MPI driver; not part of "all" unless
@@ -204,6 +205,7 @@ synth_and_run() {
     drun -v "$d:/data" -- synth --out /data/input "${SYNTH_ARGS[@]}" >"$d/synth.json"
     cp -a "$d/input" "$d/container"
     cp -a "$d/input" "$d/host"
+    cp -a "$d/input" "$d/native"
 }
 
 host_run() {
@@ -217,6 +219,13 @@ mode_synth() {
     timed "run 1..$END in container" run_stages "$d/container.log" \
         drun -v "$d:/data" -- run --dataset /data/container --start-step 1 --end-step "$END" || rc=$?
     [ "$rc" -eq 0 ] || return "$rc"
+    # the standalone runner in the image (finds the image's snaphu by itself), strict vs pystamps
+    timed "pystamps-native run 1..$END in container" run_stages "$d/native.log" \
+        drun -v "$d:/data" --entrypoint pystamps-native -- run --native-only --dataset /data/native \
+            --start-step 1 --end-step "$END" || return $?
+    timed "verify strict native runner vs pystamps in container" \
+        drun -v "$d:/data:ro" -- verify --run /data/native --golden /data/container \
+            --profile strict --through-stage "$END" || return $?
     if [ -z "$HOST_PYSTAMPS" ] || [ ! -x "$HOST_PYSTAMPS" ]; then
         log "SKIP strict comparison with the host: no host pystamps at '${HOST_PYSTAMPS}' (set PYSTAMPS_HOST_PYSTAMPS)"
         return 0

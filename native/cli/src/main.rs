@@ -41,17 +41,17 @@ commands:
         all cores this process may use), plus the peak complex multiply-add
         rate of the topofit inner loop (a microbenchmark on data in L1 cache)
 
-native now:
+native now (every stage; no Python interpreter is started):
   stages 1 ps_load_initial (doris and snap/gamma flavours), 2 ps_est_gamma_quick,
   3 ps_select, 4 ps_weed, 5a ps_correct_phase, 5b ps_merge_patches (with the
-  ifg std), 7 ps_calc_scla, 8 ps_scn_filt (with mean_v and ps_plot_v-*); MAT v5 reading/writing, the YAML run config, completion
-  markers, the dataset lock, status and dry-run plans
-not native yet:
-  stage 6 (ps_unwrap): `run` refuses a plan that needs it with exit
-        status 2 (never a silent Python fall-back); run it with `pystamps run`
-        (`pystamps run --start-step 6 --end-step 6`, then native 7-8 resume)
-  MAT v7.3 (HDF5) files (variables of 2 GiB or more); sparse MAT variables;
-        a memory bound for --patch-workers; the MPI driver handing patches to this binary
+  ifg std), 6 ps_unwrap (3D_FULL; runs the snaphu executable of $PYSTAMPS_SNAPHU,
+  the `snaphu` wheel of the active or enclosing Python environment, or PATH),
+  7 ps_calc_scla, 8 ps_scn_filt (with mean_v and ps_plot_v-*); MAT v5
+  reading/writing (sparse included), the YAML run config, completion markers,
+  the dataset lock, status and dry-run plans, memory-bounded --patch-workers
+not covered:
+  MAT v7.3 (HDF5) files (variables of 2 GiB or more); what `pystamps run` refuses
+        too (small-baseline networks, unwrap methods other than 3D/3D_FULL)
 ";
 
 /// The registry names of the kernels compiled into pystamps-core, with a one-line summary.

@@ -764,6 +764,10 @@ impl<'a> Runner<'a> {
         std::thread::scope(|sc| {
             for _ in 0..workers {
                 sc.spawn(|| {
+                    // a pool of its own: kernels of patches side by side must not share one
+                    if let Ok(p) = rayon::ThreadPoolBuilder::new().num_threads(kthreads).build() {
+                        pystamps_core::pool::set_local_pool(Some(std::sync::Arc::new(p)));
+                    }
                     let mut r = Runner { ds, cfg, force, threads: kthreads, why: String::new(), patch_workers: 1 };
                     let mut oracle = StateOracle::new(ds, cfg);
                     loop {

@@ -246,8 +246,10 @@ fn stage4(ctx: &mut Ctx) -> Result<Produced, String> {
 /// (which is not thread-safe) on this thread, in the order they were sent.
 fn with_logged<T: Send>(ctx: &mut Ctx, f: impl FnOnce(&(dyn Fn(&str) + Sync)) -> T + Send) -> T {
     let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let local = pystamps_core::pool::local_pool();
     std::thread::scope(|scope| {
         let worker = scope.spawn(move || {
+            pystamps_core::pool::set_local_pool(local);
             let tx = std::sync::Mutex::new(tx);
             let log = |m: &str| {
                 if let Ok(t) = tx.lock() {
