@@ -389,3 +389,10 @@ def test_interrupted_unit_reruns_and_lock_refuses(native_bin, native_12, tmp_pat
                check=False)
     assert r.returncode == 2 and "holds the lock" in r.stderr
     assert lock.is_file()
+
+
+@pytest.mark.parametrize("cmd", ["run", "status", "describe-backends", "self-test", "bench", "mat-roundtrip"])
+def test_every_subcommand_has_help(native_bin, cmd):
+    r = native(native_bin, cmd, "--help")
+    assert r.stdout.startswith(f"usage: pystamps-native {cmd}"), r.stdout[:200]
+    assert r.stderr == ""
