@@ -117,7 +117,7 @@ def test_dry_run_plan_with_config_and_upstream_rerun(native_bin, python_12, tmp_
 @pytest.mark.parametrize("text", [
     "runtime:\n  backend: fast\n", "runtime:\n  io_workers: 0\n", "foo: 1\n", "stamps:\n  nope: 1\n",
     "stamps:\n  clap_win: 1.5\n", "runtime:\n  kernel_backend_overrides:\n    nokernel: native\n", "- a\n- b\n",
-    "runtime: [1\n",
+    "runtime: [1\n", "runtime:\n  nokey: 1\n", "runtime:\n  patch_engine: gpu\n",
 ])
 def test_config_errors_match_python(native_bin, python_12, tmp_path, text):
     cfg = tmp_path / "bad.yaml"

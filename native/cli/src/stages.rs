@@ -125,8 +125,8 @@ fn stage2(ctx: &mut Ctx) -> Result<Produced, String> {
 }
 
 /// The effective parameters as the stage modules' [`ParamMap`] (Python types kept).
-fn param_map(p: &Params) -> pystamps_core::stages::select::params::ParamMap {
-    use pystamps_core::stages::select::params::{ParamMap, ParamValue};
+fn param_map(p: &Params) -> pystamps_core::stages::params::ParamMap {
+    use pystamps_core::stages::params::{ParamMap, ParamValue};
     use pystamps_io::params::Value;
     let mut m = ParamMap::new();
     for (k, v) in &p.values {

@@ -10,7 +10,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use pystamps_core::stages::arrays::{Artifact, MatArray, MatData, SparseF64};
-use pystamps_core::stages::select::params::{ParamMap, ParamValue};
+use pystamps_core::stages::params::{ParamMap, ParamValue};
 use pystamps_core::stages::select::Artifacts;
 use std::sync::Mutex;
 

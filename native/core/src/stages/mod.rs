@@ -9,6 +9,7 @@ pub mod correct;
 pub mod gamma;
 pub mod load;
 pub mod merge;
+pub mod params;
 pub mod scla;
 pub mod scn;
 pub mod select;

@@ -20,7 +20,7 @@ use self::reference::{
 use crate::scla::{ifg_variance, scla_fit, SclaOptions};
 use crate::stages::arrays::{Artifact, MatArray, MatData, StageOutputs};
 use crate::stages::select::mat::{col_f64, empty, mat_f32, scalar, to_f32_2d, to_f64};
-use crate::stages::select::params::ParamMap;
+use crate::stages::params::ParamMap;
 use ndarray::{Array1, Array2};
 
 /// The artifacts stage 7 reads.

@@ -6,7 +6,7 @@
 use crate::geo::llh2local;
 use crate::stages::arrays::{Artifact, MatArray, MatData};
 use crate::stages::select::mat::{scalar, to_f32_2d, to_f64};
-use crate::stages::select::params::{ParamMap, ParamValue};
+use crate::stages::params::{ParamMap, ParamValue};
 use ndarray::{Array2, ShapeBuilder};
 use rayon::prelude::*;
 

@@ -24,7 +24,7 @@ pub mod velocity;
 use crate::stages::scla::reference::{delaunay_edges, deramp_plane, mat_f64, master_index, used_ifgs, var};
 use crate::stages::arrays::{Artifact, MatArray, MatData, StageOutputs};
 use crate::stages::select::mat::{mat_f32, to_f32_2d, to_f64};
-use crate::stages::select::params::{ParamMap, ParamValue};
+use crate::stages::params::{ParamMap, ParamValue};
 use ndarray::{Array1, Array2};
 
 /// The artifacts stage 8 reads.

@@ -6,7 +6,7 @@ use crate::stages::scla::reference::{deramp, master_index, reference_phase, setr
 use crate::num::{pinv, Mat};
 use crate::stages::arrays::Artifact;
 use crate::stages::select::mat::{to_f32_2d, to_f64};
-use crate::stages::select::params::ParamMap;
+use crate::stages::params::ParamMap;
 use ndarray::Array2;
 
 /// The phase the 'v' fit uses: ph_uw minus the terms of `kind` (n x N f32).

@@ -15,13 +15,11 @@
 
 #[path = "select_mat.rs"]
 pub mod mat;
-#[path = "select_params.rs"]
-pub mod params;
 #[path = "select_threshold.rs"]
 pub mod threshold;
 
 use self::mat::{col_f64, col_u8, mat_c64, mat_f32, row_f64, scalar, to_c64, to_f32_2d, to_f64};
-use self::params::ParamMap;
+use super::params::ParamMap;
 use self::threshold::{da_bin_edges, gamma_threshold, max_random, MaxRand, Threshold};
 use super::arrays::{Artifact, MatArray, MatData};
 use crate::topofit::{self, Baselines};
@@ -30,8 +28,6 @@ use ndarray::parallel::prelude::*;
 use ndarray::{Array2, Array3, Axis, ShapeBuilder};
 use num_complex::Complex32;
 use std::collections::HashMap;
-
-pub use self::params::ParamValue;
 
 /// The arrays `ps_select` reads (ps1, ph1, pm1, bp1 and optional da1), typed as the Python
 /// stage casts them.  n candidates, N acquisitions, M = N - 1 interferograms.

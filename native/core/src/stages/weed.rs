@@ -20,7 +20,7 @@ pub mod graph;
 use self::graph::{best_per_group, delaunay_edges, duplicate_groups, neighbour_groups};
 use super::arrays::{Artifact, MatArray, MatData, StageOutputs};
 use super::select::mat::{col_u8, empty, row_f64, scalar, take_rows, to_bool, to_c64, to_f64};
-use super::select::params::ParamMap;
+use super::params::ParamMap;
 use super::select::{artifact_var, unit_phasor, Artifacts};
 use ndarray::parallel::prelude::*;
 use ndarray::{Array2, ArrayView2, Axis};
@@ -385,8 +385,8 @@ mod tests {
         let inp = WeedInputs::from_artifacts(&arts).unwrap();
         for (std_thr, nb) in [(1.0, "n"), (4.0, "y"), (10.0, "n")] {
             let p = defaults()
-                .with("weed_standard_dev", super::super::select::ParamValue::Float(std_thr))
-                .with("weed_neighbours", super::super::select::ParamValue::Text(nb.into()));
+                .with("weed_standard_dev", crate::stages::params::ParamValue::Float(std_thr))
+                .with("weed_neighbours", crate::stages::params::ParamValue::Text(nb.into()));
             let out = run(&inp, &p, 2, &|_| {}).unwrap();
             let names: Vec<&str> = out.iter().map(|(k, _)| k.as_str()).collect();
             assert_eq!(names, ["weed1", "ps2", "ph2", "pm2", "bp2", "la2", "hgt2"]);

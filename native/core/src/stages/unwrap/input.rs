@@ -6,7 +6,7 @@ use super::f32ops::{angle, cmul, cmul_conj, expi32, unit_or_zero};
 use crate::stages::arrays::{Artifact, MatArray, MatData};
 use crate::stages::scla::reference::var;
 use crate::stages::select::mat::{to_c64, to_f32_2d, to_f64};
-use crate::stages::select::params::ParamMap;
+use crate::stages::params::ParamMap;
 use ndarray::Array2;
 use num_complex::Complex32;
 

@@ -10,7 +10,7 @@ use super::space_time::uw_space_time;
 use crate::stages::arrays::{MatArray, MatData, StageOutputs};
 use crate::stages::scla::reference::var;
 use crate::stages::select::mat::{col_f64, mat_f32, scalar, to_f32_2d, to_f64};
-use crate::stages::select::params::ParamMap;
+use crate::stages::params::ParamMap;
 use ndarray::{s, Array2};
 use std::path::Path;
 
