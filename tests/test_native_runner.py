@@ -396,3 +396,39 @@ def test_every_subcommand_has_help(native_bin, cmd):
     r = native(native_bin, cmd, "--help")
     assert r.stdout.startswith(f"usage: pystamps-native {cmd}"), r.stdout[:200]
     assert r.stderr == ""
+
+
+def test_full_disk_refuses_with_one_line_and_a_rerun_resumes(native_bin, tmp_path):
+    """A real small filesystem (tmpfs, needs root; skipped otherwise): the runner refuses
+    each unit that would not fit with one line naming the folder and the MiB, writes
+    nothing for it, and after the filesystem grows a rerun completes."""
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", str(mnt)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        from pystamps_batch.synth import generate
+        generate(mnt / "ds", **MULTI)
+        ds = mnt / "ds"
+        before = sorted(p.relative_to(ds) for p in ds.rglob("*") if p.is_file())
+        r = native(native_bin, "run", "--native-only", "--dataset", str(ds), "--start-step", "1", "--end-step", "2",
+                   "--json", check=False)
+        assert r.returncode == 1, r.stderr[-2000:]
+        units = json.loads(r.stdout)
+        failed = [u for u in units if u["status"] == "failed"]
+        assert failed and all(u["details"]["label"] == "1" for u in failed)
+        for u in failed:
+            err = u["details"]["error"]
+            assert "not enough free space for stage 1" in err and u["target"] in err and "MiB free" in err
+            assert "\n" not in err
+        assert {u["status"] for u in units if u["details"]["label"] == "2"} == {"blocked"}
+        after = sorted(p.relative_to(ds) for p in ds.rglob("*") if p.is_file() and ".pystamps" not in p.parts)
+        assert after == before                              # nothing written, no temporaries
+        assert not list(ds.rglob("*.running"))
+        assert subprocess.run(["mount", "-o", "remount,size=64m", str(mnt)], capture_output=True).returncode == 0
+        r = native(native_bin, "run", "--native-only", "--dataset", str(ds), "--start-step", "1", "--end-step", "2",
+                   "--json")
+        assert {u["status"] for u in json.loads(r.stdout)} == {"completed"}
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
