@@ -521,7 +521,7 @@ pub(crate) mod tests {
     }
 
     pub(crate) fn defaults() -> ParamMap {
-        use ParamValue::*;
+        use crate::stages::params::ParamValue::*;
         ParamMap::new()
             .with("small_baseline_flag", Text("n".into()))
             .with("gamma_stdev_reject", Float(0.0))
