@@ -430,6 +430,7 @@ fn assemble(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::stages::params::ParamValue;
 
     #[test]
     fn ifg_index_master_removed_numbering() {
@@ -521,7 +522,7 @@ pub(crate) mod tests {
     }
 
     pub(crate) fn defaults() -> ParamMap {
-        use crate::stages::params::ParamValue::*;
+        use ParamValue::*;
         ParamMap::new()
             .with("small_baseline_flag", Text("n".into()))
             .with("gamma_stdev_reject", Float(0.0))
