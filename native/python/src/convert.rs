@@ -9,7 +9,7 @@ use numpy::{Element, IntoPyArray, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
-use pystamps_core::stages::arrays::{Artifact, MatArray, MatData, SparseF64};
+use pystamps_core::stages::arrays::{Artifact, MatArray, MatData, SparseF64, StageOutputs};
 use pystamps_core::stages::params::{ParamMap, ParamValue};
 use pystamps_core::stages::select::Artifacts;
 use std::sync::Mutex;
@@ -121,6 +121,15 @@ pub(crate) fn sparse_to_scipy<'py>(py: Python<'py>, r: usize, c: usize, sp: Spar
     let kw = PyDict::new(py);
     kw.set_item("shape", (r, c))?;
     py.import("scipy.sparse")?.getattr("csc_matrix")?.call((data,), Some(&kw))
+}
+
+/// A stage's outputs as `{artifact: {name: ndarray}}` (insertion order = write order).
+pub(crate) fn outputs_dict<'py>(py: Python<'py>, out: StageOutputs) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    for (name, art) in out {
+        d.set_item(name, artifact_dict(py, art)?)?;
+    }
+    Ok(d)
 }
 
 /// One artifact as `{name: ndarray}` (insertion order = write order).

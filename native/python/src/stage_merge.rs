@@ -2,7 +2,7 @@
 //! `pystamps_core::stages::merge` (step 5b with ifgstd2), for parity tests against the
 //! Python stages. Converts only.
 
-use crate::convert::{artifact_dict, artifacts, run_logged};
+use crate::convert::{artifacts, outputs_dict, run_logged};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
@@ -23,11 +23,7 @@ fn stage5a_correct<'py>(py: Python<'py>, inputs: &Bound<'py, PyDict>) -> PyResul
         .map_err(PyValueError::new_err)?;
     let (out, lines) = run_logged(py, |log| correct::run(&inp, log));
     let out = out.map_err(PyValueError::new_err)?;
-    let d = PyDict::new(py);
-    for (name, art) in out {
-        d.set_item(name, artifact_dict(py, art)?)?;
-    }
-    Ok((d, lines))
+    Ok((outputs_dict(py, out)?, lines))
 }
 
 /// Step 5b (`ps_merge_patches` + `ps_calc_ifg_std`) in Rust: `(outputs, log lines)`.
@@ -56,11 +52,7 @@ fn stage5b_merge<'py>(py: Python<'py>, patches: &Bound<'py, PyList>, heading: f6
     }
     let (out, lines) = run_logged(py, |log| merge::run(ps, heading, log));
     let out = out.map_err(PyValueError::new_err)?;
-    let d = PyDict::new(py);
-    for (name, art) in out {
-        d.set_item(name, artifact_dict(py, art)?)?;
-    }
-    Ok((d, lines))
+    Ok((outputs_dict(py, out)?, lines))
 }
 
 /// Adds this module's functions to `_native`.

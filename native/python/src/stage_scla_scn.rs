@@ -4,24 +4,15 @@
 //! Converts only: `{artifact: {variable: ndarray}}` inputs into the core's artifacts,
 //! the outputs back into `{artifact: {variable: ndarray}}`.
 
-use crate::convert::{artifact_dict, artifacts, param_map, run_logged};
+use crate::convert::{artifacts, outputs_dict, param_map, run_logged};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use pystamps_core::stages::arrays::StageOutputs;
 use pystamps_core::stages::scla::{self, SclaInputs};
 use pystamps_core::stages::scn::{self, ScnInputs};
 
 const READS: &[(&str, &[&str])] =
     &[("ps2", &[]), ("bp2", &["bperp_mat"]), ("phuw2", &["ph_uw"]), ("ifgstd2", &[]), ("scla2", &[])];
-
-fn outputs_dict<'py>(py: Python<'py>, out: StageOutputs) -> PyResult<Bound<'py, PyDict>> {
-    let d = PyDict::new(py);
-    for (name, art) in out {
-        d.set_item(name, artifact_dict(py, art)?)?;
-    }
-    Ok(d)
-}
 
 fn required<T>(v: Option<T>, name: &str) -> PyResult<T> {
     v.ok_or_else(|| PyValueError::new_err(format!("{name}: required input missing")))

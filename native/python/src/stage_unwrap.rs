@@ -1,7 +1,7 @@
 //! PyO3 binding of `pystamps_core::stages::unwrap::run` (the whole stage 6, the function
 //! the native runner calls), for parity tests against the Python stage. Converts only.
 
-use crate::convert::{artifact_dict, artifacts, param_map, run_logged};
+use crate::convert::{artifacts, outputs_dict, param_map, run_logged};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -37,11 +37,7 @@ fn stage6_unwrap<'py>(
     let how = SnaphuRun { exe: &exe, scratch_dir: scratch_dir.as_deref(), workers: threads };
     let (out, lines) = run_logged(py, |log| unwrap::run(&inp, &pm, &how, threads, log));
     let out = out.map_err(PyValueError::new_err)?;
-    let d = PyDict::new(py);
-    for (name, art) in out {
-        d.set_item(name, artifact_dict(py, art)?)?;
-    }
-    Ok((d, lines))
+    Ok((outputs_dict(py, out)?, lines))
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

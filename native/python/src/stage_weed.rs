@@ -4,7 +4,7 @@
 //! (dtype-preserving [`MatArray`]s), and the outputs back into
 //! `{artifact: {variable: ndarray}}`.
 
-use crate::convert::{artifact_dict, artifacts, param_map, run_logged};
+use crate::convert::{artifacts, outputs_dict, param_map, run_logged};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -35,11 +35,7 @@ fn stage4_weed<'py>(
     let pm = param_map(params)?;
     let (out, lines) = run_logged(py, |log| weed::run(&inp, &pm, threads, log));
     let out = out.map_err(PyValueError::new_err)?;
-    let d = PyDict::new(py);
-    for (name, art) in out {
-        d.set_item(name, artifact_dict(py, art)?)?;
-    }
-    Ok((d, lines))
+    Ok((outputs_dict(py, out)?, lines))
 }
 
 /// Adds this module's functions to `_native`.

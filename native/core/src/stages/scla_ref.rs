@@ -364,6 +364,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn master_column_inserted() {
+        let b = MatArray::new(1, 2, MatData::F32(vec![5.0, 7.0]));
+        let t = expand_bperp(&b, 1).unwrap();
+        assert_eq!(t.row(0).to_vec(), vec![5.0, 0.0, 7.0]);
+        assert!(expand_bperp(&b, 3).is_err());
+    }
+
+    #[test]
     fn tall_qr_recovers_a_plane() {
         let n = 20;
         let x: Vec<f64> = (0..n).map(|i| (i % 5) as f64).collect();

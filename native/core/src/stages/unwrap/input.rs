@@ -21,20 +21,6 @@ pub struct Wrapped {
     pub addback: Vec<(&'static str, Array2<f32>)>,
 }
 
-/// `B~`: per-PS baselines (n, M) f32 with a zero master column inserted (1-based `master_ix`) -> (n, N).
-pub fn baselines_with_master(bperp_mat: &Array2<f32>, master_ix: usize) -> Result<Array2<f32>, String> {
-    let (n, m) = bperp_mat.dim();
-    if master_ix < 1 || master_ix > m + 1 {
-        return Err(format!("ps_unwrap: master_ix {master_ix} outside 1..{}", m + 1));
-    }
-    let mc = master_ix - 1;
-    Ok(Array2::from_shape_fn((n, m + 1), |(i, k)| match k.cmp(&mc) {
-        std::cmp::Ordering::Less => bperp_mat[[i, k]],
-        std::cmp::Ordering::Equal => 0.0,
-        std::cmp::Ordering::Greater => bperp_mat[[i, k - 1]],
-    }))
-}
-
 fn present<'a>(art: &'a Artifact, name: &str) -> Option<&'a MatArray> {
     art.iter().find(|(k, _)| k == name).map(|(_, v)| v)
 }
@@ -187,10 +173,4 @@ mod tests {
         assert_eq!(unwrap_index(4, 20.0, &day, &[4]), vec![1, 3]);
     }
 
-    #[test]
-    fn master_column_inserted() {
-        let b = Array2::from_shape_vec((1, 2), vec![5.0f32, 7.0]).unwrap();
-        let t = baselines_with_master(&b, 2).unwrap();
-        assert_eq!(t.row(0).to_vec(), vec![5.0, 0.0, 7.0]);
-    }
 }

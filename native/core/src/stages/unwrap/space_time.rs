@@ -78,7 +78,7 @@ fn mat_f64(a: &Array2<f64>) -> MatArray {
 // ----------------------------------------------------------------------------- small NumPy semantics
 
 /// `np.argmax` of a float slice: index of the first maximum, or of the first NaN (0 if empty).
-fn argmax_f32(x: &[f32]) -> usize {
+fn argmax<T: num_traits::Float>(x: &[T]) -> usize {
     let mut best = 0;
     for (i, &v) in x.iter().enumerate() {
         if v.is_nan() {
@@ -223,7 +223,7 @@ pub fn chain_inputs(
         return Ok((chain, adjacent.iter().map(|&r| bperp[r]).collect()));
     }
     let per_image: Vec<f64> = (0..n_image).map(|c| (0..m_u).map(|r| g[[r, c]].abs()).sum()).collect();
-    let hub = argmax_f64(&per_image);
+    let hub = argmax(&per_image);
     if per_image[hub] < n_image as f64 - 2.0 {
         return Err("arc look-angle estimation: no image common to all but two interferograms \
                     (small-baseline networks are not supported)"
@@ -256,20 +256,6 @@ pub fn chain_inputs(
         }
     });
     Ok((chain, b))
-}
-
-/// `np.argmax` of a float64 slice (first maximum; first NaN).
-fn argmax_f64(x: &[f64]) -> usize {
-    let mut best = 0;
-    for (i, &v) in x.iter().enumerate() {
-        if v.is_nan() {
-            return i;
-        }
-        if v > x[best] {
-            best = i;
-        }
-    }
-    best
 }
 
 /// Main lobe of a row of `coh` around `peak` (C.6.5(a), Python `_peak_mask`): from after
@@ -307,7 +293,7 @@ fn arc_look_angle_one(z: &[Complex32], tpm: &[Complex32], trial: &[f64], b: &[f6
     let ct: Vec<f32> = (0..nt)
         .map(|t| cabs(csum((0..n_sub).map(|q| cmul(z[q], tpm[q * nt + t])))) / denom)
         .collect();
-    let peak = argmax_f32(&ct);
+    let peak = argmax(&ct);
     let cmax = ct[peak];
     let (start, end) = peak_mask(&ct, peak);
     let masked: Vec<f32> = ct.iter().enumerate().map(|(c, &v)| if c >= start && c <= end { 0.0 } else { v }).collect();
@@ -665,7 +651,7 @@ mod tests {
         assert_eq!(peak_mask(&c, 0), (0, 0));
         assert_eq!(peak_mask(&c, 7), (6, 7));
         assert_eq!(peak_mask(&[1.0f32], 0), (0, 0));
-        assert_eq!(argmax_f32(&[1.0, 3.0, 3.0]), 1);
-        assert_eq!(argmax_f32(&[1.0, f32::NAN, 3.0]), 1);
+        assert_eq!(argmax(&[1.0, 3.0, 3.0]), 1);
+        assert_eq!(argmax(&[1.0, f32::NAN, 3.0]), 1);
     }
 }

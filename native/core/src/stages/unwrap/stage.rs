@@ -4,11 +4,11 @@ use super::arcs::uw_interp;
 use super::costs::cost_model;
 use super::from_grid::uw_unwrap_from_grid;
 use super::grid::uw_grid_wrapped;
-use super::input::{baselines_with_master, datestr, incidence_mean, trial_wraps, unwrap_index, wrapped_input};
+use super::input::{datestr, incidence_mean, trial_wraps, unwrap_index, wrapped_input};
 use super::snaphu::{solve_all, SnaphuProblem};
 use super::space_time::uw_space_time;
 use crate::stages::arrays::{MatArray, MatData, StageOutputs};
-use crate::stages::scla::reference::var;
+use crate::stages::scla::reference::{expand_bperp, var};
 use crate::stages::select::mat::{col_f64, mat_f32, scalar, to_f32_2d, to_f64};
 use crate::stages::params::ParamMap;
 use ndarray::{s, Array2};
@@ -79,16 +79,19 @@ pub fn run(
     }
     let day: Vec<f64> = days.iter().map(|d| d - master_day).collect();
     let bperp = to_f64(var(ps, "bperp", "ps2")?, "ps2.bperp")?;
-    let bmat = to_f32_2d(var(&inp.bp2, "bperp_mat", "bp2")?, "bp2.bperp_mat")?;
-    let btil = baselines_with_master(&bmat, master_ix)?;
+    if master_ix < 1 {
+        return Err(format!("ps_unwrap: ps2.master_ix = {master_ix} is not a 1-based index"));
+    }
+    let bmat = var(&inp.bp2, "bperp_mat", "bp2")?;
+    let btil = expand_bperp(bmat, master_ix - 1)?;
     let rc = var(&inp.rc2, "ph_rc", "rc2")?;
     if btil.dim() != (n_ps, n_ifg) || (rc.rows, rc.cols) != (n_ps, n_ifg) {
         return Err(format!(
             "ps_unwrap: inconsistent inputs: ps2 has {n_ps} PS x {n_ifg} ifgs, rc2.ph_rc ({}, {}), bp2.bperp_mat ({}, {})",
             rc.rows,
             rc.cols,
-            bmat.nrows(),
-            bmat.ncols()
+            bmat.rows,
+            bmat.cols
         ));
     }
     let wrapped = wrapped_input(&inp.rc2, &inp.pm2, inp.scla_smooth2.as_ref(), p, &btil, master_ix, log)?;
