@@ -6,18 +6,22 @@
 
 #[macro_use]
 pub mod simd;
-pub mod stages;
 pub mod clap;
 pub mod geo;
 pub mod gridding;
 pub mod histogram;
+pub mod lanes;
 pub mod mt19937;
 pub mod num;
 pub mod pool;
 pub mod scla;
 pub mod scn;
+pub mod stages;
 pub mod topofit;
+pub mod topofit_lanes;
 pub mod vmath;
+#[cfg(target_arch = "x86_64")]
+pub mod vmath_avx2;
 pub mod weed_noise;
 
 pub use num_complex::{Complex32, Complex64};

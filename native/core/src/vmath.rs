@@ -10,27 +10,47 @@
 //! correctly rounded value in nearly all cases (glibc's `sinf`/`cosf`/`atan2f`, which the
 //! python backend uses through NumPy, differ from it by one ulp in about 1 % of cases).
 
-const TWO_OVER_PI: f64 = 0.636_619_772_367_581_382_43;
-const PIO2_1: f64 = 1.570_796_326_734_125_614_17e+00;
-const PIO2_2: f64 = 6.077_100_506_303_965_976_60e-11;
-const PIO2_3: f64 = 2.022_266_248_711_166_455_80e-21;
-/// 1.5 * 2^52: adding it rounds to an integer, which lands in the low mantissa bits.
-const ROUND_MAGIC: f64 = 6_755_399_441_055_744.0;
-
-const S1: f64 = -1.666_666_666_666_663_243_48e-01;
-const S2: f64 = 8.333_333_333_322_489_461_24e-03;
-const S3: f64 = -1.984_126_982_985_794_931_34e-04;
-const S4: f64 = 2.755_731_370_707_006_767_89e-06;
-const S5: f64 = -2.505_076_025_340_686_341_95e-08;
-const S6: f64 = 1.589_690_995_211_550_102_21e-10;
-const C1: f64 = 4.166_666_666_666_660_190_37e-02;
-const C2: f64 = -1.388_888_888_887_410_957_49e-03;
-const C3: f64 = 2.480_158_728_947_672_941_78e-05;
-const C4: f64 = -2.755_731_435_139_066_330_35e-07;
-const C5: f64 = 2.087_572_321_298_174_827_90e-09;
-const C6: f64 = -1.135_964_755_778_819_482_65e-11;
-
-const SIGN: u64 = 0x8000_0000_0000_0000;
+/// The routines' constants (shared with [`crate::vmath_avx2`]).
+pub(crate) mod consts {
+    pub const TWO_OVER_PI: f64 = 0.636_619_772_367_581_382_43;
+    pub const PIO2_1: f64 = 1.570_796_326_734_125_614_17e+00;
+    pub const PIO2_2: f64 = 6.077_100_506_303_965_976_60e-11;
+    pub const PIO2_3: f64 = 2.022_266_248_711_166_455_80e-21;
+    /// 1.5 * 2^52: adding it rounds to an integer, which lands in the low mantissa bits.
+    pub const ROUND_MAGIC: f64 = 6_755_399_441_055_744.0;
+    pub const S1: f64 = -1.666_666_666_666_663_243_48e-01;
+    pub const S2: f64 = 8.333_333_333_322_489_461_24e-03;
+    pub const S3: f64 = -1.984_126_982_985_794_931_34e-04;
+    pub const S4: f64 = 2.755_731_370_707_006_767_89e-06;
+    pub const S5: f64 = -2.505_076_025_340_686_341_95e-08;
+    pub const S6: f64 = 1.589_690_995_211_550_102_21e-10;
+    pub const C1: f64 = 4.166_666_666_666_660_190_37e-02;
+    pub const C2: f64 = -1.388_888_888_887_410_957_49e-03;
+    pub const C3: f64 = 2.480_158_728_947_672_941_78e-05;
+    pub const C4: f64 = -2.755_731_435_139_066_330_35e-07;
+    pub const C5: f64 = 2.087_572_321_298_174_827_90e-09;
+    pub const C6: f64 = -1.135_964_755_778_819_482_65e-11;
+    pub const SIGN: u64 = 0x8000_0000_0000_0000;
+    pub const AT_P: [f64; 5] = [
+        -8.750_608_600_031_904_122_785e-01,
+        -1.615_753_718_733_365_076_637e+01,
+        -7.500_855_792_314_704_667_340e+01,
+        -1.228_866_684_490_136_173_410e+02,
+        -6.485_021_904_942_025_371_773e+01,
+    ];
+    pub const AT_Q: [f64; 5] = [
+        2.485_846_490_142_306_297_962e+01,
+        1.650_270_098_316_988_542_046e+02,
+        4.328_810_604_912_902_668_951e+02,
+        4.853_903_996_359_136_964_868e+02,
+        1.945_506_571_482_613_964_425e+02,
+    ];
+    pub const MOREBITS: f64 = 6.123_233_995_736_765_886_130e-17;
+    pub const PI: f64 = std::f64::consts::PI;
+    pub const PIO2: f64 = std::f64::consts::FRAC_PI_2;
+    pub const PIO4: f64 = std::f64::consts::FRAC_PI_4;
+}
+use consts::*;
 
 /// `(sin x, cos x)` in f64 (about 1 ulp for |x| < 1e5; NaN for non-finite x).
 #[inline(always)]
@@ -61,36 +81,22 @@ pub fn cis_neg(x: f64) -> (f64, f64) {
     (c, -s)
 }
 
-const AT_P: [f64; 5] = [
-    -8.750_608_600_031_904_122_785e-01,
-    -1.615_753_718_733_365_076_637e+01,
-    -7.500_855_792_314_704_667_340e+01,
-    -1.228_866_684_490_136_173_410e+02,
-    -6.485_021_904_942_025_371_773e+01,
-];
-const AT_Q: [f64; 5] = [
-    2.485_846_490_142_306_297_962e+01,
-    1.650_270_098_316_988_542_046e+02,
-    4.328_810_604_912_902_668_951e+02,
-    4.853_903_996_359_136_964_868e+02,
-    1.945_506_571_482_613_964_425e+02,
-];
-const MOREBITS: f64 = 6.123_233_995_736_765_886_130e-17;
-const PI: f64 = std::f64::consts::PI;
-const PIO2: f64 = std::f64::consts::FRAC_PI_2;
-const PIO4: f64 = std::f64::consts::FRAC_PI_4;
-
 /// `atan2(y, x)` in f64, with C99's signed-zero conventions for finite arguments.
 #[inline(always)]
 pub fn atan2(y: f64, x: f64) -> f64 {
     let ax = x.abs();
     let ay = y.abs();
     let swap = ay > ax;
-    let (num, den) = if swap { (ax, ay) } else { (ay, ax) };
-    let t = if den == 0.0 { 0.0 } else { num / den }; // t in [0, 1]
-    // Cephes atan on [0, 1]: t <= 0.66 directly, else atan((t - 1)/(t + 1)) + pi/4
-    let big = t > 0.66;
-    let u = if big { (t - 1.0) / (t + 1.0) } else { t };
+    let (num, den) = if swap { (ax, ay) } else { (ay, ax) }; // num / den in [0, 1]
+                                                             // Cephes atan on [0, 1]: t = num/den <= 0.66 directly, else pi/4 + atan((t - 1)/(t + 1)),
+                                                             // with (t - 1)/(t + 1) formed as (num - den)/(num + den): one division either way
+    let big = num > 0.66 * den;
+    let (nn, dd) = if big {
+        (num - den, num + den)
+    } else {
+        (num, den)
+    };
+    let u = if dd == 0.0 { 0.0 } else { nn / dd };
     let z = u * u;
     let p = (((AT_P[0] * z + AT_P[1]) * z + AT_P[2]) * z + AT_P[3]) * z + AT_P[4];
     let qd = ((((z + AT_Q[0]) * z + AT_Q[1]) * z + AT_Q[2]) * z + AT_Q[3]) * z + AT_Q[4];
@@ -99,7 +105,11 @@ pub fn atan2(y: f64, x: f64) -> f64 {
     a = if swap { (PIO2 - a) + MOREBITS } else { a };
     let xneg = x.to_bits() & SIGN != 0;
     a = if xneg { (PI - a) + 2.0 * MOREBITS } else { a };
-    a = if x.is_nan() || y.is_nan() { f64::NAN } else { a };
+    a = if x.is_nan() || y.is_nan() {
+        f64::NAN
+    } else {
+        a
+    };
     f64::from_bits(a.to_bits() | (y.to_bits() & SIGN))
 }
 
@@ -113,7 +123,11 @@ pub fn cabs32(re: f32, im: f32) -> f32 {
     let r = if l == 0.0 { 0.0 } else { s / l };
     let h = (((r as f64) * (r as f64) + 1.0) as f32).sqrt();
     let v = h * l;
-    if re.is_nan() || im.is_nan() { f32::NAN } else { v }
+    if re.is_nan() || im.is_nan() {
+        f32::NAN
+    } else {
+        v
+    }
 }
 
 /// Complex modulus in f64 (`L sqrt(1 + (S/L)^2)`, overflow-safe).
@@ -124,7 +138,11 @@ pub fn cabs64(re: f64, im: f64) -> f64 {
     let s = if a > b { b } else { a };
     let r = if l == 0.0 { 0.0 } else { s / l };
     let v = (r * r + 1.0).sqrt() * l;
-    if re.is_nan() || im.is_nan() { f64::NAN } else { v }
+    if re.is_nan() || im.is_nan() {
+        f64::NAN
+    } else {
+        v
+    }
 }
 
 #[cfg(test)]
