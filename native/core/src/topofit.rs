@@ -13,9 +13,12 @@
 //! Implementation:
 //! * the trial basis `exp(-i K_t b_k)` (T x M) is computed once per patch when the
 //!   baselines are shared by all pixels ([`Baselines::Shared`], the row-invariant kernels)
-//!   and once per pixel otherwise; the periodogram is then T x M complex multiply-adds
-//!   per pixel ([`trial_search_f32`], eight partial sums so that it vectorises);
-//! * phasors and angles use the branch-free [`crate::vmath`] routines;
+//!   and once per pixel otherwise (by recurrence);
+//! * rows without zero entries (nearly all) are fitted eight at a time, one pixel per SIMD
+//!   lane ([`crate::topofit_lanes`]): the periodogram is T x M complex multiply-adds per
+//!   pixel on whole registers, and the refinement's angles and phasors use the explicit AVX2
+//!   routines of [`crate::vmath_avx2`]; rows with zeros use the row-wise fit below
+//!   ([`fit_kept_f32`], [`trial_search_f32`]) with the branch-free [`crate::vmath`] routines;
 //! * the f32 arithmetic mirrors the python backend (NumPy's complex64 product and abs,
 //!   its pairwise sums), so the outputs agree with it to a few f32 ulps; the periodogram
 //!   sums differ in order from BLAS and the trial argmax can differ only where two trials
