@@ -51,20 +51,12 @@ pub fn fma32<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
     if FMA {
         a.mul_add(b, c)
     } else {
-        ((a as f64) * (b as f64) + c as f64) as f32
+        crate::num::fma32(a, b, c)
     }
 }
 
-/// NumPy's complex64 product `(ar + i ai)(br + i bi)` on FMA hardware.
-#[inline(always)]
-pub fn cmul32<const FMA: bool>(ar: f32, ai: f32, br: f32, bi: f32) -> (f32, f32) {
-    (
-        fma32::<FMA>(ar, br, -(ai * bi)),
-        fma32::<FMA>(ar, bi, ai * br),
-    )
-}
-
-/// Lane-wise [`cmul32`] of whole lane vectors.
+/// NumPy's complex64 product `(ar + i ai)(br + i bi)` on FMA hardware ([`crate::num::cmul32`]),
+/// lane by lane.
 #[inline(always)]
 pub fn cmul32x<const FMA: bool>(ar: &F32x, ai: &F32x, br: &F32x, bi: &F32x) -> (F32x, F32x) {
     let re: F32x = std::array::from_fn(|l| fma32::<FMA>(ar[l], br[l], -(ai[l] * bi[l])));
@@ -354,7 +346,7 @@ mod tests {
             fma32::<true>(1.5, 2.0, 0.25),
             fma32::<false>(1.5, 2.0, 0.25)
         );
-        assert_eq!(cmul32::<true>(1.0, 2.0, 3.0, -1.0), (5.0, 5.0));
-        assert_eq!(cmul32::<false>(1.0, 2.0, 3.0, -1.0), (5.0, 5.0));
+        assert_eq!(cmul32x::<true>(&[1.0; L], &[2.0; L], &[3.0; L], &[-1.0; L]), ([5.0; L], [5.0; L]));
+        assert_eq!(cmul32x::<false>(&[1.0; L], &[2.0; L], &[3.0; L], &[-1.0; L]), ([5.0; L], [5.0; L]));
     }
 }

@@ -29,7 +29,6 @@ use crate::lanes::L;
 use crate::num::{cmul32, pairwise_sum_f32, pairwise_sum_f64};
 use crate::topofit_lanes::{
     coh_block_f64, fit_block_f32, periodogram_shared_f32, Block32, Block64, LaneBasis, SharedBasis,
-    SharedBasis64,
 };
 use crate::vmath::{atan2, cabs32, cabs64, sincos};
 use ndarray::{Array2, ArrayView1, ArrayView2};
@@ -485,8 +484,41 @@ pub struct ChunkScratch32 {
 /// Baselines of a chunk of rows: the shared row, or the chunk's rows (row-major, M each).
 #[derive(Clone, Copy)]
 enum ChunkBaselines<'a> {
-    Shared(&'a [f32]),
+    Shared(&'a SharedTable),
     PerPixel(&'a [f32]),
+}
+
+impl ChunkBaselines<'_> {
+    /// The shared trial grid and table `(kt, re, im)`, if the baselines are shared.
+    fn table(&self) -> Option<(&[f32], &[f32], &[f32])> {
+        match self {
+            ChunkBaselines::Shared(t) => Some((&t.kt, &t.re, &t.im)),
+            ChunkBaselines::PerPixel(_) => None,
+        }
+    }
+}
+
+/// One baseline row shared by every pixel, with its trial grid and basis table (T x M).
+struct SharedTable {
+    row: Vec<f32>,
+    kt: Vec<f32>,
+    re: Vec<f32>,
+    im: Vec<f32>,
+}
+
+impl SharedTable {
+    fn new(row: ArrayView1<f32>, ntw: f64) -> Self {
+        let row: Vec<f32> = row.to_vec();
+        let (mut bmin, mut bmax) = (f32::INFINITY, f32::NEG_INFINITY);
+        for &x in &row {
+            bmin = bmin.min(x);
+            bmax = bmax.max(x);
+        }
+        let kt = trial_grid_f32(bmin, bmax, ntw);
+        let (mut re, mut im) = (Vec::new(), Vec::new());
+        basis_f32(&row, &kt, &mut re, &mut im);
+        SharedTable { row, kt, re, im }
+    }
 }
 
 /// Fit the rows of a chunk (`z`: rows x M row-major, results into `res`/`kb`/`cb`/`gb`):
@@ -497,7 +529,6 @@ fn fit_chunk_f32_body<const FMA: bool>(
     s: &mut ChunkScratch32,
     z: &[Complex32],
     b: ChunkBaselines,
-    shared: Option<(&[f32], &[f32], &[f32])>,
     ntw: f64,
     res: &mut [f32],
     kb: &mut [f64],
@@ -505,11 +536,12 @@ fn fit_chunk_f32_body<const FMA: bool>(
     gb: &mut [f64],
 ) {
     let m = z.len() / kb.len().max(1);
+    let shared = b.table();
     s.out.resize(m, 0.0);
-    if let ChunkBaselines::Shared(row) = b {
+    if let ChunkBaselines::Shared(t) = b {
         // the same baselines in every lane, for every block of the chunk
         s.blk.b.clear();
-        s.blk.b.extend(row.iter().map(|&x| [x; L]));
+        s.blk.b.extend(t.row.iter().map(|&x| [x; L]));
     }
     let mut lanes = [0usize; L];
     let mut nl = 0;
@@ -519,13 +551,13 @@ fn fit_chunk_f32_body<const FMA: bool>(
             lanes[nl] = r;
             nl += 1;
             if nl == L {
-                fit_lanes::<FMA>(s, z, m, b, shared, ntw, &lanes, L, res, kb, cb, gb);
+                fit_lanes::<FMA>(s, z, m, b, ntw, &lanes, L, res, kb, cb, gb);
                 nl = 0;
             }
             continue;
         }
         let brow = match b {
-            ChunkBaselines::Shared(row) => row,
+            ChunkBaselines::Shared(t) => &t.row,
             ChunkBaselines::PerPixel(bm) => &bm[r * m..(r + 1) * m],
         };
         let f = fit_row_f32_body(
@@ -547,7 +579,7 @@ fn fit_chunk_f32_body<const FMA: bool>(
         for l in nl..L {
             lanes[l] = lanes[0];
         }
-        fit_lanes::<FMA>(s, z, m, b, shared, ntw, &lanes, nl, res, kb, cb, gb);
+        fit_lanes::<FMA>(s, z, m, b, ntw, &lanes, nl, res, kb, cb, gb);
     }
 }
 
@@ -555,7 +587,6 @@ fma_dispatch!(fn fit_chunk_f32(
     s: &mut ChunkScratch32,
     z: &[Complex32],
     b: ChunkBaselines,
-    shared: Option<(&[f32], &[f32], &[f32])>,
     ntw: f64,
     res: &mut [f32],
     kb: &mut [f64],
@@ -572,7 +603,6 @@ fn fit_lanes<const FMA: bool>(
     z: &[Complex32],
     m: usize,
     b: ChunkBaselines,
-    shared: Option<(&[f32], &[f32], &[f32])>,
     ntw: f64,
     lanes: &[usize; L],
     nreal: usize,
@@ -590,20 +620,16 @@ fn fit_lanes<const FMA: bool>(
         *zr = std::array::from_fn(|l| rows[l][k].re);
         *zi = std::array::from_fn(|l| rows[l][k].im);
     }
-    match (b, shared) {
-        (ChunkBaselines::Shared(_), Some((kt, re, im))) => {
-            fit_block_f32::<FMA, _>(blk, &SharedBasis { m, kt, re, im })
+    match b {
+        ChunkBaselines::Shared(t) => {
+            fit_block_f32::<FMA, _>(blk, &SharedBasis { m, kt: &t.kt, re: &t.re, im: &t.im })
         }
-        (ChunkBaselines::PerPixel(bm), _) => {
+        ChunkBaselines::PerPixel(bm) => {
             let brows: [&[f32]; L] = std::array::from_fn(|l| &bm[lanes[l] * m..(lanes[l] + 1) * m]);
             blk.b.clear();
-            blk.b
-                .extend((0..m).map(|k| std::array::from_fn(|l| brows[l][k])));
+            blk.b.extend((0..m).map(|k| std::array::from_fn(|l| brows[l][k])));
             s.lane_basis.build::<FMA>(&blk.b, ntw);
             fit_block_f32::<FMA, _>(blk, &s.lane_basis)
-        }
-        (ChunkBaselines::Shared(_), None) => {
-            unreachable!("shared baselines come with their trial table")
         }
     }
     for (l, &r) in lanes.iter().enumerate().take(nreal) {
@@ -631,35 +657,19 @@ pub fn topofit_f32(
     if n == 0 || m == 0 {
         return (k, c, g, res);
     }
-    // the shared basis (used by rows without zeros)
-    let shared = match b {
-        Baselines::Shared(row) => {
-            let row: Vec<f32> = row.to_vec();
-            let (mut bmin, mut bmax) = (f32::INFINITY, f32::NEG_INFINITY);
-            for &x in &row {
-                bmin = bmin.min(x);
-                bmax = bmax.max(x);
-            }
-            let kt = trial_grid_f32(bmin, bmax, ntw);
-            let (mut bre, mut bim) = (Vec::new(), Vec::new());
-            basis_f32(&row, &kt, &mut bre, &mut bim);
-            Some((kt, bre, bim))
-        }
-        Baselines::PerPixel(_) => None,
-    };
-    let sh = shared
-        .as_ref()
-        .map(|(kt, re, im)| (kt.as_slice(), re.as_slice(), im.as_slice()));
-    // row-major views (a copy only for inputs that are not C-contiguous)
+    // row-major views (a copy only for inputs that are not C-contiguous) and, for shared
+    // baselines, the trial table (used by every row without zeros)
     let zc = z.as_standard_layout();
     let zs = zc.as_slice().expect("standard layout");
-    let (brow, bmat) = match b {
-        Baselines::Shared(row) => (Some(row.to_vec()), None),
-        Baselines::PerPixel(bm) => (None, Some(bm.as_standard_layout().into_owned())),
+    let table = match &b {
+        Baselines::Shared(row) => Some(SharedTable::new(row.view(), ntw)),
+        Baselines::PerPixel(_) => None,
     };
-    let bsl = bmat
-        .as_ref()
-        .map(|a| a.as_slice().expect("standard layout"));
+    let bmat = match &b {
+        Baselines::PerPixel(bm) => Some(bm.as_standard_layout()),
+        Baselines::Shared(_) => None,
+    };
+    let bsl = bmat.as_ref().map(|a| a.as_slice().expect("standard layout"));
     const CHUNK: usize = 256;
     let rs = res.as_slice_mut().expect("new array");
     crate::pool::install(threads, || {
@@ -672,12 +682,12 @@ pub fn topofit_f32(
                 ChunkScratch32::default,
                 |s, (ci, (((rblk, kb), cb), gb))| {
                     let rows = ci * CHUNK * m..(ci * CHUNK + kb.len()) * m;
-                    let cbase = match (&brow, bsl) {
-                        (Some(row), _) => ChunkBaselines::Shared(row),
+                    let cbase = match (&table, bsl) {
+                        (Some(t), _) => ChunkBaselines::Shared(t),
                         (None, Some(bm)) => ChunkBaselines::PerPixel(&bm[rows.clone()]),
-                        (None, None) => unreachable!(),
+                        (None, None) => unreachable!("per-pixel baselines have their matrix"),
                     };
-                    fit_chunk_f32(s, &zs[rows], cbase, sh, ntw, rblk, kb, cb, gb)
+                    fit_chunk_f32(s, &zs[rows], cbase, ntw, rblk, kb, cb, gb)
                 },
             )
     });
@@ -872,7 +882,6 @@ fn coh_row_f64_body(
 #[inline(always)]
 fn random_rows_body<const FMA: bool>(
     s: &mut Scratch64,
-    st: &mut Vec<f64>,
     draws: &[f64],
     n_rand: usize,
     basis: &Basis64,
@@ -901,13 +910,6 @@ fn random_rows_body<const FMA: bool>(
         out.iter_mut().for_each(|v| *v = 0.0);
         return;
     }
-    let _ = st;
-    let sb = SharedBasis64 {
-        m,
-        kt: &basis.kt,
-        re: &basis.re,
-        im: &basis.im,
-    };
     let blk = &mut s.blk;
     blk.zr.resize(m, [0.0; L]);
     blk.zi.resize(m, [0.0; L]);
@@ -922,7 +924,7 @@ fn random_rows_body<const FMA: bool>(
                 blk.zi[j][l] = s.sn[j * nr + r];
             }
         }
-        let g = coh_block_f64::<FMA>(blk, &sb);
+        let g = coh_block_f64::<FMA>(blk, basis);
         for (v, &x) in out[r0..].iter_mut().zip(g.iter()) {
             *v = x;
         }
@@ -931,7 +933,6 @@ fn random_rows_body<const FMA: bool>(
 
 fma_dispatch!(fn random_rows(
     s: &mut Scratch64,
-    st: &mut Vec<f64>,
     draws: &[f64],
     n_rand: usize,
     basis: &Basis64,
@@ -947,7 +948,7 @@ fn coh_lanes_f64<const FMA: bool>(
     s: &mut Scratch64,
     z: ArrayView2<Complex64>,
     b: &[f64],
-    sb: &SharedBasis64,
+    basis: &Basis64,
     p0: usize,
     lanes: &[usize; L],
     nreal: usize,
@@ -965,7 +966,7 @@ fn coh_lanes_f64<const FMA: bool>(
             blk.zi[k][l] = v.im;
         }
     }
-    let g = coh_block_f64::<FMA>(blk, sb);
+    let g = coh_block_f64::<FMA>(blk, basis);
     for (l, &r) in lanes.iter().enumerate().take(nreal) {
         out[r] = g[l];
     }
@@ -986,12 +987,6 @@ fn coh_chunk_f64_body<const FMA: bool>(
     out: &mut [f64],
 ) {
     let m = b.len();
-    let sb = SharedBasis64 {
-        m,
-        kt: &basis.kt,
-        re: &basis.re,
-        im: &basis.im,
-    };
     let mut lanes = [0usize; L];
     let mut nl = 0;
     for r in 0..out.len() {
@@ -1000,7 +995,7 @@ fn coh_chunk_f64_body<const FMA: bool>(
             lanes[nl] = r;
             nl += 1;
             if nl == L {
-                coh_lanes_f64::<FMA>(s, z, b, &sb, p0, &lanes, L, out);
+                coh_lanes_f64::<FMA>(s, z, b, basis, p0, &lanes, L, out);
                 nl = 0;
             }
         } else {
@@ -1011,7 +1006,7 @@ fn coh_chunk_f64_body<const FMA: bool>(
         for l in nl..L {
             lanes[l] = lanes[0];
         }
-        coh_lanes_f64::<FMA>(s, z, b, &sb, p0, &lanes, nl, out);
+        coh_lanes_f64::<FMA>(s, z, b, basis, p0, &lanes, nl, out);
     }
 }
 
@@ -1065,9 +1060,9 @@ pub fn random_phase_coh(b: &[f64], ntw: f64, n_rand: usize, seed: u32, threads: 
             || {
                 let mut s = Scratch64::default();
                 s.b.extend_from_slice(b);
-                (s, Vec::new())
+                s
             },
-            |(s, st), (ci, o)| random_rows(s, st, &draws, n_rand, &basis, ci * CHUNK, o),
+            |s, (ci, o)| random_rows(s, &draws, n_rand, &basis, ci * CHUNK, o),
         )
     });
     out
@@ -1316,14 +1311,8 @@ mod tests {
             ("per-pixel", Baselines::PerPixel(bm.view())),
         ] {
             let (k, c, g, res) = topofit_f32(z.view(), base, 1.3, 2);
-            let shared = match base {
-                Baselines::Shared(row) => {
-                    let row = row.to_vec();
-                    let kt = trial_grid_f32(-11.0 * 19.0, 11.0 * 19.0, 1.3);
-                    let (mut re, mut im) = (Vec::new(), Vec::new());
-                    basis_f32(&row, &kt, &mut re, &mut im);
-                    Some((kt, re, im))
-                }
+            let table = match base {
+                Baselines::Shared(row) => Some(SharedTable::new(row, 1.3)),
                 Baselines::PerPixel(_) => None,
             };
             let (mut s, mut out, mut tmp) = (Scratch32::default(), vec![0f32; m], Vec::new());
@@ -1332,9 +1321,7 @@ mod tests {
                     Baselines::Shared(_) => b.view(),
                     Baselines::PerPixel(_) => bm.row(p),
                 };
-                let sh = shared
-                    .as_ref()
-                    .map(|(a, b, c)| (a.as_slice(), b.as_slice(), c.as_slice()));
+                let sh = table.as_ref().map(|t| (t.kt.as_slice(), t.re.as_slice(), t.im.as_slice()));
                 let f = fit_row_f32_body(&mut s, z.row(p), brow, sh, 1.3, &mut out, &mut tmp);
                 assert!(
                     (f.k - k[p]).abs() <= 1e-5 * f.k.abs().max(1e-3),

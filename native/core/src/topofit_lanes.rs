@@ -21,7 +21,7 @@ use crate::lanes::{
     pairwise_c32x, pairwise_f32x, pairwise_f64x, F32x, F64x, L,
 };
 use crate::lanes::{atan2_64x, sincos_64x};
-use crate::topofit::half_width;
+use crate::topofit::{half_width, Basis64};
 
 /// Trials per pass of the f32 periodogram (8 accumulator registers).
 const G32: usize = 4;
@@ -348,14 +348,6 @@ pub fn fit_block_f32<const FMA: bool, B: BlockBasis>(blk: &mut Block32, basis: &
     blk.coh = std::array::from_fn(|l| g[l] / rabs[l]);
 }
 
-/// Shared f64 trial table of the coherence-only fit (T x M, t major).
-pub struct SharedBasis64<'a> {
-    pub m: usize,
-    pub kt: &'a [f64],
-    pub re: &'a [f64],
-    pub im: &'a [f64],
-}
-
 /// A block of `L` pixels for the f64 coherence-only fit, with its scratch.
 #[derive(Default)]
 pub struct Block64 {
@@ -375,7 +367,7 @@ pub struct Block64 {
 /// operations as the row-wise coherence fit except the periodogram's summation order
 /// (sequential, fused multiply-adds with FMA hardware) and `sum |r|` taken as `sum |z|`.
 #[inline(always)]
-pub fn coh_block_f64<const FMA: bool>(blk: &mut Block64, basis: &SharedBasis64) -> F64x {
+pub fn coh_block_f64<const FMA: bool>(blk: &mut Block64, basis: &Basis64) -> F64x {
     let m = blk.zr.len();
     let nt = basis.kt.len();
     blk.st.resize(nt, [0.0; L]);

@@ -331,18 +331,8 @@ unsafe fn store_halves(lo: __m256d, hi: __m256d, out: &mut F32x) {
     );
 }
 
-/// Lane-wise `atan2(y, x)` of f32 values, in f64, rounded once ([`crate::lanes::atan2_32x`]).
-#[target_feature(enable = "avx2,fma")]
-#[inline]
-pub unsafe fn atan2_32x(y: &F32x, x: &F32x) -> F32x {
-    let (ylo, yhi) = halves(y);
-    let (xlo, xhi) = halves(x);
-    let mut o = [0f32; 8];
-    store_halves(atan2_pd(ylo, xlo), atan2_pd(yhi, xhi), &mut o);
-    o
-}
-
-/// Lane-wise `exp(-i x)` of f32 arguments as f32 (cos, -sin) ([`crate::lanes::cis_neg32x`]).
+/// Lane-wise `exp(-i x)` of f32 arguments as f32 (cos, -sin), in f64, rounded once
+/// ([`crate::lanes::cis_neg32x_f64`]).
 #[target_feature(enable = "avx2,fma")]
 #[inline]
 pub unsafe fn cis_neg32x(x: &F32x) -> (F32x, F32x) {
@@ -507,12 +497,11 @@ mod tests {
             let xf: F32x = std::array::from_fn(|l| x[l] as f32);
             let yf: F32x = std::array::from_fn(|l| y[l] as f32);
             // SAFETY: AVX2 and FMA checked above
-            let (a, s, m, a32, m32, cis) = unsafe {
+            let (a, s, m, m32, cis) = unsafe {
                 (
                     atan2_64x(&y, &x),
                     sincos_64x(&x),
                     cabs64x(&x, &y),
-                    atan2_32x(&yf, &xf),
                     cabs32x(&xf, &yf),
                     cis_neg32x(&xf),
                 )
@@ -533,10 +522,6 @@ mod tests {
                     x[l]
                 );
                 assert_eq!(m[l].to_bits(), vmath::cabs64(x[l], y[l]).to_bits());
-                assert_eq!(
-                    a32[l].to_bits(),
-                    (vmath::atan2(yf[l] as f64, xf[l] as f64) as f32).to_bits()
-                );
                 assert_eq!(m32[l].to_bits(), vmath::cabs32(xf[l], yf[l]).to_bits());
                 let (sn, cs) = vmath::sincos(xf[l] as f64);
                 assert_eq!(
